@@ -1,0 +1,29 @@
+#pragma once
+// The `mando` command line. Each subcommand lives in its own *_command.cpp and is added by one
+// line in cli_commands.cpp: a new subcommand is a local change.
+//
+// A subcommand's callback reports its exit status by throwing CLI::RuntimeError(code) (CLI11's
+// idiom); main() turns it into the process exit code.
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/config.hpp"
+
+namespace mando::app {
+
+void add_all_commands(CLI::App& app);
+
+void add_serve_command(CLI::App& app);
+void add_version_command(CLI::App& app);
+void add_config_command(CLI::App& app);
+void add_keys_command(CLI::App& app);
+void add_commands_command(CLI::App& app);
+
+// Loads the configuration for a subcommand (file, then MANDO_* environment), prints warnings and
+// errors to stderr, and sets up logging. On error it exits the subcommand with status 2.
+core::Config load_config_or_exit(const std::optional<std::string>& path);
+
+}  // namespace mando::app

@@ -1,0 +1,390 @@
+#include "core/config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/duration.hpp"
+
+extern char** environ;
+
+namespace mando::core {
+namespace {
+
+enum class Kind { kString, kInt, kDuration, kSize };
+
+// One configuration key: where it lives, how to parse and print it. The table in fields() is
+// the single place a key is declared; the file parser, the environment and `config check` all
+// read it.
+struct Field {
+  std::string section;  // "" for top-level keys
+  std::string key;
+  Kind kind;
+  bool secret = false;
+  // Parses and stores `text`; returns the reason it is invalid, or empty.
+  std::function<std::string(Config&, const std::string& text)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+std::string qualified(const Field& f) {
+  return f.section.empty() ? f.key : fmt::format("[{}] {}", f.section, f.key);
+}
+
+std::string env_name(const Field& f) {
+  std::string name = "MANDO_";
+  for (const auto& part : {f.section, f.key}) {
+    if (part.empty()) continue;
+    if (name.size() > 6) name += '_';
+    for (char c : part) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+// `ref` is a generic lambda returning a reference to the member, for const and non-const Config.
+template <typename Ref>
+Field string_field(std::string section, std::string key, Ref ref,
+                   std::function<std::string(const std::string&)> check = nullptr,
+                   bool secret = false) {
+  Field f{std::move(section), std::move(key), Kind::kString, secret, nullptr, nullptr};
+  f.set = [ref, check](Config& c, const std::string& text) {
+    if (check) {
+      if (auto why = check(text); !why.empty()) return why;
+    }
+    ref(c) = text;
+    return std::string();
+  };
+  f.get = [ref](const Config& c) { return ref(c); };
+  return f;
+}
+
+template <typename Ref>
+Field int_field(std::string section, std::string key, Ref ref, int min, int max) {
+  Field f{std::move(section), std::move(key), Kind::kInt, false, nullptr, nullptr};
+  f.set = [ref, min, max](Config& c, const std::string& text) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+      return fmt::format("must be an integer from {} to {}, got \"{}\"", min, max, text);
+    }
+    ref(c) = v;
+    return std::string();
+  };
+  f.get = [ref](const Config& c) { return std::to_string(ref(c)); };
+  return f;
+}
+
+template <typename Ref>
+Field duration_field(std::string section, std::string key, Ref ref, std::chrono::milliseconds min,
+                     std::chrono::milliseconds max) {
+  Field f{std::move(section), std::move(key), Kind::kDuration, false, nullptr, nullptr};
+  f.set = [ref, min, max](Config& c, const std::string& text) {
+    auto d = parse_duration(text);
+    if (!d) return d.error().message;
+    if (*d < min || *d > max) {
+      return fmt::format("must be from {} to {}, got {}", format_duration(min),
+                         format_duration(max), text);
+    }
+    ref(c) = *d;
+    return std::string();
+  };
+  f.get = [ref](const Config& c) { return format_duration(ref(c)); };
+  return f;
+}
+
+template <typename Ref>
+Field size_field(std::string section, std::string key, Ref ref, std::uint64_t min,
+                 std::uint64_t max) {
+  Field f{std::move(section), std::move(key), Kind::kSize, false, nullptr, nullptr};
+  f.set = [ref, min, max](Config& c, const std::string& text) {
+    auto n = parse_size(text);
+    if (!n) return n.error().message;
+    if (*n < min || *n > max) {
+      return fmt::format("must be from {} to {} bytes, got {}", min, max, text);
+    }
+    ref(c) = *n;
+    return std::string();
+  };
+  f.get = [ref](const Config& c) { return std::to_string(ref(c)); };
+  return f;
+}
+
+std::string check_one_of(const std::string& text, std::initializer_list<std::string_view> allowed) {
+  for (auto a : allowed) {
+    if (text == a) return {};
+  }
+  return fmt::format("must be one of {}, got \"{}\"", fmt::join(allowed, ", "), text);
+}
+
+std::string check_host_port(const std::string& text) {
+  static const std::regex re(R"(^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5}$)");
+  if (!std::regex_match(text, re) || std::stoi(text.substr(text.rfind(':') + 1)) > 65535) {
+    return fmt::format(
+        "must be HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:0 or [::1]:8080, got "
+        "\"{}\"",
+        text);
+  }
+  return {};
+}
+
+std::string check_hex_key(const std::string& text) {
+  static const std::regex re("^([0-9A-Fa-f]{64})?$");
+  if (!std::regex_match(text, re)) {
+    return fmt::format(
+        "must be 64 hex characters (the application's Ed25519 public key from "
+        "the Discord developer portal), got {} characters",
+        text.size());
+  }
+  return {};
+}
+
+std::string check_snowflake(const std::string& text) {
+  static const std::regex re("^([0-9]{1,20})?$");
+  if (!std::regex_match(text, re)) return "must be a Discord snowflake (digits only)";
+  return {};
+}
+
+std::string check_http_url(const std::string& text) {
+  static const std::regex re("^https?://[^\\s/]+(/[^\\s]*)?$");
+  if (!std::regex_match(text, re)) {
+    return fmt::format("must be an http:// or https:// URL, got \"{}\"", text);
+  }
+  return {};
+}
+
+std::string check_not_empty(const std::string& text) {
+  return text.empty() ? "must not be empty" : "";
+}
+
+const std::vector<Field>& fields() {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  static const std::vector<Field> kFields = {
+      string_field(
+          "", "data_dir", [](auto& c) -> auto& { return c.data_dir; }, check_not_empty),
+      string_field(
+          "server", "listen", [](auto& c) -> auto& { return c.server.listen; }, check_host_port),
+      int_field(
+          "server", "io_threads", [](auto& c) -> auto& { return c.server.io_threads; }, 0, 256),
+      size_field(
+          "server", "max_body_bytes", [](auto& c) -> auto& { return c.server.max_body_bytes; },
+          1024, 1ull << 30),
+      size_field(
+          "server", "max_header_bytes", [](auto& c) -> auto& { return c.server.max_header_bytes; },
+          1024, 1 << 20),
+      duration_field(
+          "server", "header_timeout", [](auto& c) -> auto& { return c.server.header_timeout; },
+          milliseconds(100), hours(1)),
+      duration_field(
+          "server", "body_timeout", [](auto& c) -> auto& { return c.server.body_timeout; },
+          milliseconds(100), hours(1)),
+      duration_field(
+          "server", "idle_timeout", [](auto& c) -> auto& { return c.server.idle_timeout; },
+          milliseconds(100), hours(1)),
+      duration_field(
+          "server", "shutdown_timeout", [](auto& c) -> auto& { return c.server.shutdown_timeout; },
+          milliseconds(0), hours(1)),
+      int_field(
+          "cpu", "threads", [](auto& c) -> auto& { return c.cpu.threads; }, 0, 1024),
+      string_field(
+          "log", "level", [](auto& c) -> auto& { return c.log.level; },
+          [](const std::string& t) {
+            return check_one_of(t, {"trace", "debug", "info", "warn", "error", "off"});
+          }),
+      string_field(
+          "log", "format", [](auto& c) -> auto& { return c.log.format; },
+          [](const std::string& t) {
+            return check_one_of(t, {"text", "json"});
+          }),
+      string_field(
+          "discord", "public_key", [](auto& c) -> auto& { return c.discord.public_key; },
+          check_hex_key, true),
+      string_field(
+          "discord", "application_id", [](auto& c) -> auto& { return c.discord.application_id; },
+          check_snowflake),
+      string_field(
+          "discord", "bot_token", [](auto& c) -> auto& { return c.discord.bot_token; }, nullptr,
+          true),
+      string_field(
+          "discord", "api_base_url", [](auto& c) -> auto& { return c.discord.api_base_url; },
+          check_http_url),
+      duration_field(
+          "discord", "timestamp_window",
+          [](auto& c) -> auto& { return c.discord.timestamp_window; }, seconds(0), hours(24)),
+  };
+  return kFields;
+}
+
+// A scalar TOML value as the text the field parsers take.
+std::optional<std::string> scalar_text(const toml::node& node) {
+  if (auto s = node.as_string()) return s->get();
+  if (auto i = node.as_integer()) return std::to_string(i->get());
+  if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
+  return std::nullopt;
+}
+
+Result<std::string> read_secret_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(ErrorKind::kInvalidArgument, fmt::format("{}: cannot read \"{}\"", what, path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+// Where a field's value came from, for error messages.
+struct Source {
+  std::string text;
+  std::string where;
+  bool from_file = false;  // a *_file indirection, to be read
+};
+
+Result<void> apply(Config& config, const Field& f, const Source& src) {
+  std::string text = src.text;
+  if (src.from_file) {
+    auto content = read_secret_file(src.text, fmt::format("{} ({})", qualified(f), src.where));
+    if (!content) return tl::unexpected(content.error());
+    text = std::move(*content);
+  }
+  if (auto why = f.set(config, text); !why.empty()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("config: {} ({}): {}", qualified(f), src.where, why));
+  }
+  return {};
+}
+
+}  // namespace
+
+Environment process_environment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+Result<Config> load_config(const std::optional<std::string>& path, const Environment& env) {
+  Config config;
+  toml::table file;
+  if (path) {
+    try {
+      file = toml::parse_file(*path);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return fail(
+          ErrorKind::kInvalidArgument,
+          fmt::format("config: {}:{}:{}: {}", *path, where.line, where.column, e.description()));
+    }
+  }
+
+  // Unknown keys in the file are errors: a typo must not silently fall back to a default.
+  std::set<std::string> known;
+  for (const auto& f : fields()) {
+    known.insert(qualified(f));
+    if (f.secret) known.insert(qualified(f) + "_file");
+  }
+  for (const auto& [key, node] : file) {
+    if (auto table = node.as_table()) {
+      for (const auto& [sub, value] : *table) {
+        auto name = fmt::format("[{}] {}", key.str(), sub.str());
+        if (!known.contains(name)) {
+          return fail(ErrorKind::kInvalidArgument,
+                      fmt::format("config: {}: unknown key {} (see mando.example.toml for the "
+                                  "keys mando reads)",
+                                  *path, name));
+        }
+      }
+    } else if (!known.contains(std::string(key.str()))) {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("config: {}: unknown key {}", *path, key.str()));
+    }
+  }
+
+  std::set<std::string> used_env;
+  for (const auto& f : fields()) {
+    auto name = env_name(f);
+    std::optional<Source> src;
+    auto env_value = env.find(name);
+    auto env_file = env.find(name + "_FILE");
+    if (env_value != env.end() && f.secret && env_file != env.end()) {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("config: both {} and {}_FILE are set; set only one", name, name));
+    }
+    if (env_value != env.end()) {
+      src = Source{env_value->second, "from " + name};
+    } else if (f.secret && env_file != env.end()) {
+      src = Source{env_file->second, "from " + name + "_FILE", true};
+    } else if (path) {
+      const toml::node* node =
+          f.section.empty() ? file.get(f.key) : file.at_path(f.section + "." + f.key).node();
+      const toml::node* file_node =
+          f.secret
+              ? file.at_path((f.section.empty() ? "" : f.section + ".") + f.key + "_file").node()
+              : nullptr;
+      if (node != nullptr) {
+        auto text = scalar_text(*node);
+        if (!text) {
+          return fail(
+              ErrorKind::kInvalidArgument,
+              fmt::format("config: {} (in {}): must be a string or a number", qualified(f), *path));
+        }
+        src = Source{*text, "in " + *path};
+        if (f.secret && !text->empty()) {
+          config.warnings.push_back(fmt::format(
+              "{} is written in {}; prefer {} or {}_file so the secret stays out of files that "
+              "get shared",
+              qualified(f), *path, name, f.key));
+        }
+      } else if (file_node != nullptr) {
+        auto text = scalar_text(*file_node);
+        if (!text) {
+          return fail(ErrorKind::kInvalidArgument,
+                      fmt::format("config: {}_file (in {}): must be a path", qualified(f), *path));
+        }
+        src = Source{*text, "file named in " + *path, true};
+      }
+    }
+    used_env.insert(name);
+    used_env.insert(name + "_FILE");
+    if (src) {
+      if (auto r = apply(config, f, *src); !r) return tl::unexpected(r.error());
+    }
+  }
+
+  for (const auto& [name, value] : env) {
+    if (name.starts_with("MANDO_") && !used_env.contains(name) && !name.starts_with("MANDO_TEST")) {
+      config.warnings.push_back(
+          fmt::format("environment variable {} is not a mando setting", name));
+    }
+  }
+  return config;
+}
+
+std::string render_config(const Config& config) {
+  std::string out;
+  std::string section = "\x01";
+  for (const auto& f : fields()) {
+    if (f.section != section) {
+      section = f.section;
+      if (!section.empty()) out += fmt::format("\n[{}]\n", section);
+    }
+    std::string value = f.get(config);
+    if (f.secret && !value.empty()) value = "<redacted>";
+    bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize;
+    out += quoted ? fmt::format("{} = \"{}\"\n", f.key, value)
+                  : fmt::format("{} = {}\n", f.key, value);
+  }
+  return out;
+}
+
+}  // namespace mando::core

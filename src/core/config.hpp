@@ -1,0 +1,72 @@
+#pragma once
+// mando's configuration: one TOML file plus MANDO_* environment overrides, parsed once at start
+// into validated structs that components receive by value or const reference (no global).
+//
+// Every key `[section] key` can be set as MANDO_SECTION_KEY (top-level keys as MANDO_KEY).
+// Secrets (see Field::secret in config.cpp) may also come from a file: `key_file` in TOML or
+// MANDO_SECTION_KEY_FILE, trailing newline stripped. Precedence, highest first: environment
+// value, environment file, TOML value, TOML file, built-in default.
+// Errors name the key, where the value came from and what is allowed.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace mando::core {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 0;  // 0: one per core
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
+};
+
+struct CpuConfig {
+  int threads = 0;  // 0: one per core
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string format = "text";  // text | json
+};
+
+struct DiscordConfig {
+  std::string public_key;  // hex, 32 bytes; empty: /interactions answers 503
+  std::string application_id;
+  std::string bot_token;  // secret
+  std::string api_base_url = "https://discord.com/api/v10";
+  std::chrono::milliseconds timestamp_window{0};  // 0: off (Discord documents none)
+};
+
+struct Config {
+  std::string data_dir = "./data";
+  ServerConfig server;
+  CpuConfig cpu;
+  LogConfig log;
+  DiscordConfig discord;
+
+  // Non-fatal findings of load(): unknown MANDO_* variables, secrets written into the file.
+  std::vector<std::string> warnings;
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// The process environment as a map (what load() reads in production).
+Environment process_environment();
+
+// Loads `path` (nullopt: no file, defaults and environment only) and applies `env`.
+Result<Config> load_config(const std::optional<std::string>& path, const Environment& env);
+
+// The effective configuration as TOML, secrets shown as "<redacted>" (or "" when unset).
+std::string render_config(const Config& config);
+
+}  // namespace mando::core

@@ -1,0 +1,156 @@
+#include "core/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace mando::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mando-config-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+const std::string kKey(64, 'a');
+
+TEST_F(ConfigTest, DefaultsWithoutFileOrEnvironment) {
+  auto c = load_config(std::nullopt, {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->server.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(c->discord.api_base_url, "https://discord.com/api/v10");
+  EXPECT_EQ(c->data_dir, "./data");
+  EXPECT_TRUE(c->warnings.empty());
+}
+
+TEST_F(ConfigTest, FileValuesAndEnvironmentOverrides) {
+  auto path = write("m.toml", R"(
+data_dir = "/var/lib/mando"
+[server]
+listen = "0.0.0.0:9000"
+max_body_bytes = "2MiB"
+header_timeout = "5s"
+io_threads = 4
+[discord]
+application_id = "1180000000000000001"
+)");
+  auto c = load_config(path, {{"MANDO_SERVER_LISTEN", "127.0.0.1:0"},
+                              {"MANDO_DISCORD_PUBLIC_KEY", kKey},
+                              {"MANDO_DATA_DIR", "/tmp/x"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->server.listen, "127.0.0.1:0");
+  EXPECT_EQ(c->server.max_body_bytes, 2u * 1024 * 1024);
+  EXPECT_EQ(c->server.header_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->server.io_threads, 4);
+  EXPECT_EQ(c->discord.application_id, "1180000000000000001");
+  EXPECT_EQ(c->discord.public_key, kKey);
+  EXPECT_EQ(c->data_dir, "/tmp/x");
+}
+
+TEST_F(ConfigTest, BadValueNamesKeySourceAndWhatIsAllowed) {
+  auto path = write("m.toml", "[server]\nheader_timeout = \"soon\"\n");
+  auto c = load_config(path, {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("[server] header_timeout"), std::string::npos);
+  EXPECT_NE(c.error().message.find(path), std::string::npos);
+  EXPECT_NE(c.error().message.find("examples"), std::string::npos);
+
+  auto env = load_config(std::nullopt, {{"MANDO_DISCORD_PUBLIC_KEY", "xyz"}});
+  ASSERT_FALSE(env);
+  EXPECT_NE(env.error().message.find("[discord] public_key (from MANDO_DISCORD_PUBLIC_KEY)"),
+            std::string::npos)
+      << env.error().message;
+  EXPECT_NE(env.error().message.find("64 hex"), std::string::npos);
+
+  auto range = load_config(std::nullopt, {{"MANDO_SERVER_IO_THREADS", "9999"}});
+  ASSERT_FALSE(range);
+  EXPECT_NE(range.error().message.find("from 0 to 256"), std::string::npos);
+
+  auto listen = load_config(std::nullopt, {{"MANDO_SERVER_LISTEN", "8080"}});
+  ASSERT_FALSE(listen);
+  EXPECT_NE(listen.error().message.find("HOST:PORT"), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownKeyInFileIsAnError) {
+  auto path = write("m.toml", "[server]\nlisen = \"127.0.0.1:1\"\n");
+  auto c = load_config(path, {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("unknown key [server] lisen"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SyntaxErrorGivesLineAndColumn) {
+  auto path = write("m.toml", "[server\nlisten = 1\n");
+  auto c = load_config(path, {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find(path + ":1:"), std::string::npos) << c.error().message;
+}
+
+TEST_F(ConfigTest, SecretsFromFilesAndRedactedInRender) {
+  auto token = write("token", "s3cr3t-token\n");
+  auto path = write("m.toml", "[discord]\nbot_token_file = \"" + token + "\"\n");
+  auto c = load_config(path, {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->discord.bot_token, "s3cr3t-token");
+  auto rendered = render_config(*c);
+  EXPECT_EQ(rendered.find("s3cr3t"), std::string::npos);
+  EXPECT_NE(rendered.find("bot_token = \"<redacted>\""), std::string::npos);
+
+  auto from_env = load_config(std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", token}});
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->discord.bot_token, "s3cr3t-token");
+
+  auto both = load_config(std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", token},
+                                         {"MANDO_DISCORD_BOT_TOKEN", "x"}});
+  EXPECT_FALSE(both);
+
+  auto missing = load_config(std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", "/nonexistent"}});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("/nonexistent"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SecretWrittenInFileWorksButWarns) {
+  auto path = write("m.toml", "[discord]\nbot_token = \"abc\"\n");
+  auto c = load_config(path, {});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->discord.bot_token, "abc");
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0].find("abc"), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownMandoVariableWarns) {
+  auto c = load_config(std::nullopt, {{"MANDO_SERVR_LISTEN", "x"}, {"HOME", "/root"}});
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_NE(c->warnings[0].find("MANDO_SERVR_LISTEN"), std::string::npos);
+}
+
+TEST_F(ConfigTest, RenderedConfigLoadsBackToTheSameValues) {
+  auto c = load_config(std::nullopt, {{"MANDO_SERVER_IDLE_TIMEOUT", "90s"},
+                                      {"MANDO_LOG_FORMAT", "json"}});
+  ASSERT_TRUE(c);
+  auto path = write("round.toml", render_config(*c));
+  auto again = load_config(path, {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(render_config(*again), render_config(*c));
+}
+
+}  // namespace
+}  // namespace mando::core

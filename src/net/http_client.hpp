@@ -1,0 +1,82 @@
+#pragma once
+// The one outbound HTTP client of mando: Discord's REST API, task dispatch to workers and image
+// downloads all go through it.
+//
+// libcurl's multi interface does the protocol work (HTTP/1.1, TLS, connection cache); Asio
+// drives it: curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake it
+// (CURLMOPT_TIMERFUNCTION), and every curl call runs on one strand. Callers get a coroutine API
+// and resume on their own executor.
+//
+// Thread-safety: send() may be called from any thread or coroutine. The client must outlive
+// every send() it started; destroying it completes outstanding transfers with kUnavailable.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "core/error.hpp"
+#include "net/http_message.hpp"
+
+namespace mando::net {
+
+// One part of a multipart/form-data body (RFC 7578).
+struct MultipartPart {
+  std::string name;
+  std::string data;
+  std::string filename;      // empty: a plain field, not a file
+  std::string content_type;  // empty: curl's default for the part
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;  // http:// or https:// only; other schemes are refused
+  Headers headers;
+  std::string body;
+  // When non-empty the request is sent as multipart/form-data and `body` must be empty.
+  std::vector<MultipartPart> multipart;
+
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // whole transfer
+  std::size_t max_response_bytes = 16 * 1024 * 1024;
+  int max_redirects = 0;  // 0: a 3xx is returned as is
+};
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;  // of the final response
+  std::string body;
+};
+
+struct HttpClientOptions {
+  std::string user_agent = "mando/" MANDO_VERSION;
+  // CA bundle to trust instead of the system store (tests with their own CA). TLS peer and host
+  // verification are always on.
+  std::string ca_file;
+  long max_connections_per_host = 0;  // 0: unlimited
+};
+
+class HttpClient {
+ public:
+  HttpClient(boost::asio::any_io_executor executor, HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Performs one request. Any HTTP status is a successful Result; errors are transport-level:
+  //   kInvalidArgument   bad URL, unsupported scheme, body and multipart both set
+  //   kDeadlineExceeded  connect_timeout or timeout elapsed
+  //   kResourceExhausted the response body exceeded max_response_bytes
+  //   kUnavailable       DNS, connection, TLS or protocol failure
+  boost::asio::awaitable<Result<ClientResponse>> send(ClientRequest request);
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mando::net

@@ -1,0 +1,405 @@
+#include "net/http_server.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace mando::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+
+// One accepted connection. The session coroutine and shutdown() share it; both touch it only on
+// the connection's strand.
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool busy = false;  // between a complete header and the end of the response write
+};
+
+std::string_view method_label(std::string_view m) {
+  static constexpr std::string_view kKnown[] = {"GET",    "HEAD",    "POST",    "PUT",  "PATCH",
+                                                "DELETE", "OPTIONS", "CONNECT", "TRACE"};
+  for (auto k : kKnown) {
+    if (k == m) return k;
+  }
+  return "OTHER";
+}
+
+Result<tcp::endpoint> resolve_listen(std::string_view host_port) {
+  auto colon = host_port.rfind(':');
+  auto bad = [&](std::string_view why) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("listen address \"{}\": {}", host_port, why));
+  };
+  if (colon == std::string_view::npos) return bad("expected HOST:PORT");
+  std::string host(host_port.substr(0, colon));
+  std::string port(host_port.substr(colon + 1));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  asio::io_context resolver_ctx;
+  tcp::resolver resolver(resolver_ctx);
+  auto results =
+      resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) return bad(ec ? ec.message() : "host not found");
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+std::string BoundAddress::url() const { return fmt::format("http://{}:{}", host, port); }
+
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(asio::io_context& ioc, Router router, ServerOptions options, core::MetricsRegistry& metrics)
+      : ioc_(ioc),
+        router_(std::move(router)),
+        options_(options),
+        control_(asio::make_strand(ioc)),
+        acceptor_(control_),
+        drain_timer_(control_),
+        log_(core::logger("http")),
+        requests_(metrics.counter("mando_http_requests_total",
+                                  "HTTP requests answered, by route, method and status",
+                                  {"route", "method", "status"})),
+        latency_(
+            metrics.histogram("mando_http_request_duration_seconds",
+                              "Time from a complete request header to the response ready to write",
+                              core::latency_buckets(), {"route"})),
+        in_flight_(metrics.gauge("mando_http_requests_in_flight", "HTTP requests being handled")
+                       .labels({})),
+        open_(metrics.gauge("mando_http_connections_open", "Open HTTP connections").labels({})) {}
+
+  Result<BoundAddress> listen(std::string_view host_port) {
+    auto endpoint = resolve_listen(host_port);
+    if (!endpoint) return tl::unexpected(endpoint.error());
+    boost::system::error_code ec;
+    auto step = [&](std::string_view what) {
+      return fail(ErrorKind::kUnavailable,
+                  fmt::format("listen on {}: {}: {}", host_port, what, ec.message()));
+    };
+    if (acceptor_.open(endpoint->protocol(), ec); ec) return step("open");
+    if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) return step("option");
+    if (acceptor_.bind(*endpoint, ec); ec) return step("bind");
+    if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) return step("listen");
+    auto local = acceptor_.local_endpoint(ec);
+    if (ec) return step("local address");
+    auto addr = local.address();
+    return BoundAddress{addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string(),
+                        local.port()};
+  }
+
+  void start() { asio::co_spawn(control_, accept_loop(shared_from_this()), asio::detached); }
+
+  asio::awaitable<void> shutdown(std::chrono::milliseconds deadline) {
+    co_await asio::co_spawn(control_, drain(shared_from_this(), deadline), asio::use_awaitable);
+  }
+
+  std::int64_t in_flight() const { return in_flight_.value(); }
+
+ private:
+  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopping_) {
+      auto [ec, socket] =
+          co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), kTok);
+      if (ec) {
+        if (self->stopping_ || ec == asio::error::operation_aborted) break;
+        // EMFILE and friends: log and keep accepting; the peer is already gone.
+        self->log_->warn("accept failed: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      {
+        std::lock_guard lock(self->mutex_);
+        self->connections_.emplace(conn.get(), conn);
+      }
+      self->open_.add(1);
+      auto ex = conn->stream.get_executor();
+      asio::co_spawn(ex, session(self, std::move(conn)), asio::detached);
+    }
+  }
+
+  // Steps 1-4 of the file comment in http_server.hpp, once per request on the connection.
+  static asio::awaitable<void> session(std::shared_ptr<Impl> self,
+                                       std::shared_ptr<Connection> conn) {
+    beast::flat_buffer buffer;
+    const auto& opt = self->options_;
+    for (bool first = true; !self->stopping_; first = false) {
+      if (!first && buffer.size() == 0) {
+        conn->stream.expires_after(opt.idle_timeout);
+        auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(4096), kTok);
+        if (ec) break;
+        buffer.commit(n);
+      }
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      parser.body_limit(opt.max_body_bytes);
+      conn->stream.expires_after(opt.header_timeout);
+      if (auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, parser, kTok); ec) {
+        co_await self->reject(*conn, ec);
+        break;
+      }
+      conn->busy = true;
+      bool keep_alive = co_await self->serve_one(*conn, buffer, parser);
+      conn->busy = false;
+      if (!keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn->stream.close();
+    self->forget(conn.get());
+  }
+
+  // Reads the body, runs the handler and writes the response. Returns whether the connection
+  // may serve another request.
+  asio::awaitable<bool> serve_one(Connection& conn, beast::flat_buffer& buffer,
+                                  http::request_parser<http::string_body>& parser) {
+    auto started = Clock::now();
+    InFlight in_flight(in_flight_);
+    auto& header = parser.get();
+    if (header[http::field::expect] == "100-continue") {
+      http::response<http::empty_body> go_on{http::status::continue_, 11};
+      conn.stream.expires_after(options_.body_timeout);
+      if (auto [ec, n] = co_await http::async_write(conn.stream, go_on, kTok); ec) co_return false;
+    }
+    if (!parser.is_done()) {
+      conn.stream.expires_after(options_.body_timeout);
+      if (auto [ec, n] = co_await http::async_read(conn.stream, buffer, parser, kTok); ec) {
+        co_await reject(conn, ec);
+        co_return false;
+      }
+    }
+    conn.stream.expires_never();
+
+    auto message = parser.release();
+    Request req;
+    req.method = std::string(message.method_string());
+    req.target = std::string(message.target());
+    for (const auto& field : message) req.headers.add(field.name_string(), field.value());
+    req.body = std::move(message.body());
+    boost::system::error_code ec;
+    auto peer = conn.stream.socket().remote_endpoint(ec);
+    if (!ec) req.remote = fmt::format("{}:{}", peer.address().to_string(), peer.port());
+
+    bool head = req.method == "HEAD";
+    std::string method = req.method;
+    auto match = router_.match(method, req.path());
+    Response res;
+    if (match.handler == nullptr) {
+      res = Response::json_error(match.status, match.status == 404
+                                                   ? "no route for this path"
+                                                   : "method not allowed on this path");
+      if (match.status == 405) res.headers.set("Allow", match.allow);
+    } else {
+      try {
+        res = co_await (*match.handler)(std::move(req));
+      } catch (const std::exception& e) {
+        log_->error("handler threw route={} error=\"{}\"", match.route, e.what());
+        res = Response::json_error(500, "internal error");
+      }
+    }
+    bool keep_alive = message.keep_alive() && !stopping_ && !res.close;
+    // Recorded before the write so that a client holding the response sees it counted.
+    record(match.route, method, res.status, started);
+    in_flight.release();
+    bool written = co_await write(conn, std::move(res), keep_alive, head);
+    co_return keep_alive&& written;
+  }
+
+  // Answers a request that failed before routing (limits, malformed, timeouts) and closes.
+  asio::awaitable<void> reject(Connection& conn, boost::system::error_code ec) {
+    int status = 0;
+    std::string_view why;
+    if (ec == http::error::header_limit) {
+      status = 431;
+      why = "request header fields too large";
+    } else if (ec == http::error::body_limit) {
+      status = 413;
+      why = "request body too large";
+    } else if (ec == beast::error::timeout) {
+      // A request that started but did not finish in time; a silent idle client gets nothing.
+      status = conn.busy ? 408 : 0;
+      why = "request timeout";
+    } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      status = 400;
+      why = "malformed HTTP request";
+    }
+    if (status == 0) co_return;
+    log_->debug("rejecting request status={} reason=\"{}\"", status, ec.message());
+    record("rejected", "OTHER", status, Clock::now());
+    co_await write(conn, Response::json_error(status, why), false, false);
+    // Lingering close: read and drop what the client is still sending, so that it reads our
+    // answer instead of a connection reset.
+    boost::system::error_code ignored;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn.stream.expires_after(std::chrono::seconds(1));
+    std::array<char, 16 * 1024> sink;
+    for (int i = 0; i < 64; ++i) {
+      auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kTok);
+      if (rec) break;
+    }
+  }
+
+  // Decrements the in-flight gauge once, on release() or at the end of the scope.
+  class InFlight {
+   public:
+    explicit InFlight(core::Gauge& gauge) : gauge_(&gauge) { gauge_->add(1); }
+    ~InFlight() { release(); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    void release() {
+      if (gauge_ != nullptr) gauge_->add(-1);
+      gauge_ = nullptr;
+    }
+
+   private:
+    core::Gauge* gauge_;
+  };
+
+  void record(std::string_view route, std::string_view method, int status,
+              Clock::time_point started) {
+    std::string route_label(route);
+    requests_.labels({route_label, std::string(method_label(method)), std::to_string(status)})
+        .inc();
+    latency_.labels({route_label})
+        .observe(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+  asio::awaitable<bool> write(Connection& conn, Response res, bool keep_alive, bool head) {
+    http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
+    for (const auto& [name, value] : res.headers.fields()) msg.insert(name, value);
+    msg.keep_alive(keep_alive);
+    auto size = res.body.size();
+    msg.body() = std::move(res.body);
+    msg.prepare_payload();
+    if (head) {
+      msg.body().clear();
+      msg.content_length(size);
+    }
+    conn.stream.expires_after(options_.body_timeout);
+    auto [ec, n] = co_await http::async_write(conn.stream, msg, kTok);
+    conn.stream.expires_never();
+    co_return !ec;
+  }
+
+  void forget(Connection* conn) {
+    bool drained = false;
+    {
+      std::lock_guard lock(mutex_);
+      connections_.erase(conn);
+      drained = stopping_ && connections_.empty();
+    }
+    open_.add(-1);
+    if (drained) {
+      asio::post(control_, [self = shared_from_this()] { self->drain_timer_.cancel(); });
+    }
+  }
+
+  // Runs on control_: stop accepting, close idle connections, wait for busy ones until the
+  // deadline, then close whatever is left.
+  static asio::awaitable<void> drain(std::shared_ptr<Impl> self,
+                                     std::chrono::milliseconds deadline) {
+    {
+      std::lock_guard lock(self->mutex_);
+      self->stopping_ = true;
+    }
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+    self->for_each_connection([](Connection& c) {
+      if (!c.busy) c.stream.cancel();
+    });
+    self->drain_timer_.expires_after(deadline);
+    for (;;) {
+      {
+        std::lock_guard lock(self->mutex_);
+        if (self->connections_.empty()) co_return;
+      }
+      auto [ec] = co_await self->drain_timer_.async_wait(kTok);
+      if (!ec) break;  // the deadline passed
+    }
+    std::size_t left = 0;
+    {
+      std::lock_guard lock(self->mutex_);
+      left = self->connections_.size();
+    }
+    self->log_->warn("shutdown deadline passed, closing {} connection(s) with requests in flight",
+                     left);
+    self->for_each_connection([](Connection& c) { c.stream.close(); });
+  }
+
+  // Runs `fn` on each open connection's strand.
+  template <typename Fn>
+  void for_each_connection(Fn fn) {
+    std::lock_guard lock(mutex_);
+    for (auto& [ptr, weak] : connections_) {
+      if (auto conn = weak.lock()) {
+        asio::post(conn->stream.get_executor(), [conn, fn] { fn(*conn); });
+      }
+    }
+  }
+
+  asio::io_context& ioc_;
+  Router router_;
+  ServerOptions options_;
+  asio::strand<asio::io_context::executor_type> control_;  // acceptor and shutdown
+  tcp::acceptor acceptor_;
+  asio::steady_timer drain_timer_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+
+  core::Family<core::Counter>& requests_;
+  core::Family<core::Histogram>& latency_;
+  core::Gauge& in_flight_;
+  core::Gauge& open_;
+};
+
+HttpServer::HttpServer(asio::io_context& ioc, Router router, ServerOptions options,
+                       core::MetricsRegistry& metrics)
+    : impl_(std::make_shared<Impl>(ioc, std::move(router), options, metrics)) {}
+
+HttpServer::~HttpServer() = default;
+
+Result<BoundAddress> HttpServer::listen(std::string_view host_port) {
+  return impl_->listen(host_port);
+}
+
+void HttpServer::start() { impl_->start(); }
+
+asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds deadline) {
+  return impl_->shutdown(deadline);
+}
+
+std::int64_t HttpServer::in_flight() const { return impl_->in_flight(); }
+
+}  // namespace mando::net

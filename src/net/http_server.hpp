@@ -1,0 +1,74 @@
+#pragma once
+// mando's HTTP/1.1 server: Boost.Beast on Asio C++20 coroutines.
+//
+// One coroutine per connection owns the socket, the limits and keep-alive:
+//   1. wait up to idle_timeout for the first byte of the next request (keep-alive idle);
+//   2. read the header within header_timeout (a slow client is closed: slowloris), refusing
+//      more than max_header_bytes with 431;
+//   3. read the body within body_timeout, refusing more than max_body_bytes with 413 (from the
+//      Content-Length alone when it is declared), answering "Expect: 100-continue";
+//   4. route, run the handler, write the response; loop while keep-alive holds.
+// Malformed requests get 400 and the connection is closed. Beast stays inside http_server.cpp.
+//
+// Shutdown (shutdown()): stop accepting, close idle connections, let requests in flight finish
+// and answer with "Connection: close", and force-close whatever is left at the deadline.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/error.hpp"
+#include "core/metrics.hpp"
+#include "net/router.hpp"
+
+namespace mando::net {
+
+struct ServerOptions {
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+};
+
+struct BoundAddress {
+  std::string host;  // as it appears in a URL: "127.0.0.1" or "[::1]"
+  std::uint16_t port = 0;
+  std::string url() const;  // "http://127.0.0.1:8080"
+};
+
+class HttpServer {
+ public:
+  // `metrics` receives mando_http_* series. It must outlive `ioc`: connections suspended when
+  // the io_context stops are destroyed with it and still count themselves out.
+  HttpServer(boost::asio::io_context& ioc, Router router, ServerOptions options,
+             core::MetricsRegistry& metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens on "HOST:PORT" ("127.0.0.1:0" picks a free port; "[::1]:8080" for IPv6).
+  // Returns the address actually bound. Errors name the address and the reason.
+  Result<BoundAddress> listen(std::string_view host_port);
+
+  // Starts accepting on the io_context. Call after listen().
+  void start();
+
+  // Graceful stop, see the file comment. Completes when every connection is closed.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds deadline);
+
+  // Requests currently being handled (header read, response not yet written).
+  std::int64_t in_flight() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mando::net

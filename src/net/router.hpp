@@ -1,0 +1,48 @@
+#pragma once
+// Maps (method, path) to a handler. Handlers are plain coroutines from Request to Response:
+// they never see a socket, so tests call them directly.
+//
+// Patterns are exact paths ("/healthz") or prefixes ending in "/*" ("/blobs/*", which matches
+// "/blobs/a/b" but not "/blobs"). Exact patterns win over prefixes; longer prefixes win over
+// shorter ones. The pattern is also the `route` label of the request metrics, so a path full of
+// ids never explodes the label set. HEAD falls back to the GET handler (the server drops the
+// body).
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "net/http_message.hpp"
+
+namespace mando::net {
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
+
+class Router {
+ public:
+  // Registers `handler` for `method` (e.g. "POST") on `pattern`. Registering the same method
+  // and pattern twice is a programming error and aborts.
+  void add(std::string method, std::string pattern, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;  // null when status is 404 or 405
+    std::string_view route;            // the matched pattern, or "unmatched"
+    int status = 200;                  // 200, 404 (no pattern) or 405 (pattern, other method)
+    std::string allow;                 // for 405: the methods the pattern accepts, "GET, HEAD"
+  };
+  Match match(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    bool prefix = false;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace mando::net

@@ -1,0 +1,61 @@
+#include "net/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mando::net {
+namespace {
+
+Handler answer(int status) {
+  return [status](Request) -> boost::asio::awaitable<Response> {
+    co_return Response::text(status, "");
+  };
+}
+
+TEST(Router, ExactBeatsPrefixAndLongerPrefixBeatsShorter) {
+  Router r;
+  r.add("GET", "/blobs/*", answer(1));
+  r.add("GET", "/blobs/special/*", answer(2));
+  r.add("GET", "/blobs/exact", answer(3));
+  EXPECT_EQ(r.match("GET", "/blobs/a/b").route, "/blobs/*");
+  EXPECT_EQ(r.match("GET", "/blobs/special/x").route, "/blobs/special/*");
+  EXPECT_EQ(r.match("GET", "/blobs/exact").route, "/blobs/exact");
+  EXPECT_EQ(r.match("GET", "/blobs/").status, 404);  // a prefix needs something after it
+  EXPECT_EQ(r.match("GET", "/blobs").status, 404);
+}
+
+TEST(Router, UnknownPathIs404WithUnmatchedRoute) {
+  Router r;
+  r.add("GET", "/healthz", answer(200));
+  auto m = r.match("GET", "/nope");
+  EXPECT_EQ(m.status, 404);
+  EXPECT_EQ(m.handler, nullptr);
+  EXPECT_EQ(m.route, "unmatched");
+}
+
+TEST(Router, WrongMethodIs405WithAllow) {
+  Router r;
+  r.add("POST", "/interactions", answer(200));
+  r.add("PUT", "/interactions", answer(200));
+  auto m = r.match("GET", "/interactions");
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.allow, "POST, PUT");
+  EXPECT_EQ(m.route, "/interactions");
+}
+
+TEST(Router, HeadFallsBackToGet) {
+  Router r;
+  r.add("GET", "/metrics", answer(200));
+  auto m = r.match("HEAD", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.handler, nullptr);
+  EXPECT_EQ(r.match("POST", "/metrics").allow, "GET, HEAD");
+}
+
+TEST(RouterDeathTest, DuplicateRegistrationAborts) {
+  Router r;
+  r.add("GET", "/x", answer(200));
+  EXPECT_DEATH(r.add("GET", "/x", answer(200)), "registered twice");
+}
+
+}  // namespace
+}  // namespace mando::net
