@@ -19,9 +19,8 @@ core::Config load_config_or_exit(const std::optional<std::string>& path) {
     fmt::print(stderr, "mando: {}\n", config.error().message);
     throw CLI::RuntimeError(2);
   }
-  core::LogOptions log{config->log.level,
-                       config->log.format == "json" ? core::LogFormat::kJson
-                                                    : core::LogFormat::kText};
+  core::LogOptions log{config->log.level, config->log.format == "json" ? core::LogFormat::kJson
+                                                                       : core::LogFormat::kText};
   if (auto r = core::init_logging(log); !r) {
     fmt::print(stderr, "mando: {}\n", r.error().message);
     throw CLI::RuntimeError(2);

@@ -15,8 +15,8 @@ void add_config_command(CLI::App& app) {
   check->add_option("file,--config,-c", *path, "TOML config file (see mando.example.toml)")
       ->check(CLI::ExistingFile);
   check->callback([path] {
-    auto config = load_config_or_exit(path->empty() ? std::nullopt
-                                                    : std::optional<std::string>(*path));
+    auto config =
+        load_config_or_exit(path->empty() ? std::nullopt : std::optional<std::string>(*path));
     fmt::print("# effective configuration{}\n{}", path->empty() ? "" : " of " + *path,
                core::render_config(config));
   });

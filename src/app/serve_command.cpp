@@ -1,7 +1,7 @@
 // `mando serve`: turns the configuration into a running process.
 //
 //   1. load and validate the config, apply --listen / --data-dir;
-//   2. build the shared parts: metrics, I/O context, CPU pool, outbound HTTP client;
+//   2. build the shared parts: metrics, I/O context, CPU pool;
 //   3. let the bot install its routes next to /healthz, /readyz and /metrics;
 //   4. listen, print "listening on http://HOST:PORT", run the I/O threads;
 //   5. on SIGTERM or SIGINT: /readyz turns 503, the server drains within
@@ -22,7 +22,6 @@
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
-#include "net/http_client.hpp"
 #include "net/http_server.hpp"
 
 namespace mando::app {
@@ -67,8 +66,8 @@ asio::awaitable<void> stop_on_signal(asio::io_context& ioc, net::HttpServer& ser
 }
 
 int serve(const ServeFlags& flags) {
-  auto config = load_config_or_exit(flags.config.empty() ? std::nullopt
-                                                         : std::optional<std::string>(flags.config));
+  auto config = load_config_or_exit(
+      flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config));
   if (!flags.listen.empty()) config.server.listen = flags.listen;
   if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
   auto log = core::logger("app");
@@ -88,13 +87,16 @@ int serve(const ServeFlags& flags) {
                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   asio::io_context ioc(io_threads);
   core::CpuPool pool(static_cast<std::size_t>(config.cpu.threads), &metrics);
-  net::HttpClient client(ioc.get_executor());
 
-  bot::Bot bot({config, pool, client});
+  auto bot = bot::Bot::create(config);
+  if (!bot) {
+    fmt::print(stderr, "mando: {}\n", bot.error().message);
+    return 2;
+  }
   net::Router router;
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_operational_routes(router, metrics, draining);
-  bot.install_routes(router);
+  (*bot)->install_routes(router);
 
   net::ServerOptions options{
       .max_body_bytes = config.server.max_body_bytes,
@@ -133,7 +135,8 @@ int serve(const ServeFlags& flags) {
 
 void add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve", "Run the bot: HTTP server, interactions endpoint, all roles");
+  auto* cmd =
+      app.add_subcommand("serve", "Run the bot: HTTP server, interactions endpoint, all roles");
   cmd->add_option("--config,-c", flags->config, "TOML config file (see mando.example.toml)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--listen", flags->listen,

@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <functional>
 #include <regex>

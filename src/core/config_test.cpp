@@ -117,8 +117,8 @@ TEST_F(ConfigTest, SecretsFromFilesAndRedactedInRender) {
   ASSERT_TRUE(from_env);
   EXPECT_EQ(from_env->discord.bot_token, "s3cr3t-token");
 
-  auto both = load_config(std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", token},
-                                         {"MANDO_DISCORD_BOT_TOKEN", "x"}});
+  auto both = load_config(
+      std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", token}, {"MANDO_DISCORD_BOT_TOKEN", "x"}});
   EXPECT_FALSE(both);
 
   auto missing = load_config(std::nullopt, {{"MANDO_DISCORD_BOT_TOKEN_FILE", "/nonexistent"}});
@@ -143,8 +143,8 @@ TEST_F(ConfigTest, UnknownMandoVariableWarns) {
 }
 
 TEST_F(ConfigTest, RenderedConfigLoadsBackToTheSameValues) {
-  auto c = load_config(std::nullopt, {{"MANDO_SERVER_IDLE_TIMEOUT", "90s"},
-                                      {"MANDO_LOG_FORMAT", "json"}});
+  auto c = load_config(std::nullopt,
+                       {{"MANDO_SERVER_IDLE_TIMEOUT", "90s"}, {"MANDO_LOG_FORMAT", "json"}});
   ASSERT_TRUE(c);
   auto path = write("round.toml", render_config(*c));
   auto again = load_config(path, {});

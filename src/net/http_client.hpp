@@ -2,13 +2,16 @@
 // The one outbound HTTP client of mando: Discord's REST API, task dispatch to workers and image
 // downloads all go through it.
 //
-// libcurl's multi interface does the protocol work (HTTP/1.1, TLS, connection cache); Asio
-// drives it: curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake it
-// (CURLMOPT_TIMERFUNCTION), and every curl call runs on one strand. Callers get a coroutine API
-// and resume on their own executor.
+// libcurl's multi interface does the protocol work (HTTP/1.1, HTTP/2 when a TLS server offers
+// it, TLS, connection cache); Asio drives it: curl tells us which sockets to watch
+// (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION), and every curl call
+// runs on one strand. Callers get a coroutine API and resume on their own executor.
 //
 // Thread-safety: send() may be called from any thread or coroutine. The client must outlive
-// every send() it started; destroying it completes outstanding transfers with kUnavailable.
+// every send() it started; destroying it completes outstanding transfers with kUnavailable once
+// its executor runs again (the cleanup is posted, the destructor does not block). Destroy the
+// client before its io_context. send() ignores cancellation slots: bound a request with its
+// timeouts.
 
 #include <chrono>
 #include <cstddef>

@@ -1,0 +1,324 @@
+#include "discord/commands_sync.hpp"
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "core/metrics.hpp"
+#include "net/http_server.hpp"
+
+namespace mando::discord {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kToken = "test-bot-token-do-not-log";
+
+struct Recorded {
+  std::string method;
+  std::string target;
+  net::Headers headers;
+  std::string body;
+};
+
+// A fake Discord REST API on 127.0.0.1:0: GET answers `registered`, PUT answers `put_status`
+// (echoing the body on success, like Discord); every request is recorded.
+class FakeDiscord {
+ public:
+  FakeDiscord() {
+    net::Router router;
+    for (const char* path :
+         {"/api/v10/applications/111/commands", "/api/v10/applications/111/guilds/222/commands"}) {
+      router.add("GET", path, [this](net::Request r) { return handle(std::move(r)); });
+      router.add("PUT", path, [this](net::Request r) { return handle(std::move(r)); });
+    }
+    server_ =
+        std::make_unique<net::HttpServer>(ioc_, std::move(router), net::ServerOptions{}, metrics_);
+    auto bound = server_->listen("127.0.0.1:0");
+    EXPECT_TRUE(bound) << bound.error().message;
+    url_ = bound->url();
+    server_->start();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~FakeDiscord() {
+    asio::co_spawn(ioc_, server_->shutdown(100ms), asio::use_future).get();
+    ioc_.stop();
+    thread_.join();
+  }
+
+  std::string api_base_url() const { return url_ + "/api/v10"; }
+
+  void set_registered(std::string body) {
+    std::lock_guard lock(mutex_);
+    registered_ = std::move(body);
+  }
+  void fail_get(int status, std::string body) {
+    std::lock_guard lock(mutex_);
+    get_status_ = status;
+    registered_ = std::move(body);
+  }
+  void fail_put(int status, std::string body) {
+    std::lock_guard lock(mutex_);
+    put_status_ = status;
+    put_body_ = std::move(body);
+  }
+  std::vector<Recorded> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  asio::awaitable<net::Response> handle(net::Request request) {
+    std::lock_guard lock(mutex_);
+    requests_.push_back({request.method, request.target, request.headers, request.body});
+    if (request.method == "GET") co_return net::Response::json(get_status_, registered_);
+    if (put_status_ != 200) co_return net::Response::json(put_status_, put_body_);
+    co_return net::Response::json(200, request.body);
+  }
+
+  mutable std::mutex mutex_;
+  std::string registered_ = "[]";
+  int get_status_ = 200;
+  int put_status_ = 200;
+  std::string put_body_;
+  std::vector<Recorded> requests_;
+
+  core::MetricsRegistry metrics_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  std::unique_ptr<net::HttpServer> server_;
+  std::string url_;
+  std::thread thread_;
+};
+
+Result<SyncReport> sync(SyncOptions options, json::array desired) {
+  asio::io_context ioc;
+  Result<SyncReport> result = fail(ErrorKind::kInternal, "not run");
+  {
+    net::HttpClient client(ioc.get_executor());
+    auto future = asio::co_spawn(ioc, sync_commands(client, std::move(options), std::move(desired)),
+                                 asio::use_future);
+    ioc.run();
+    result = future.get();
+  }
+  ioc.restart();
+  ioc.run();  // the client's posted cleanup
+  return result;
+}
+
+SyncOptions options_for(const FakeDiscord& discord) {
+  SyncOptions options;
+  options.api_base_url = discord.api_base_url() + "/";  // a trailing slash is tolerated
+  options.application_id = "111";
+  options.bot_token = std::string(kToken);
+  options.timeout = 10s;
+  return options;
+}
+
+// What Discord answers for registered commands: ids, versions, defaults and nulls we never send.
+constexpr const char* kRegistered = R"([
+  {"id":"900","application_id":"111","version":"1","default_member_permissions":null,"type":1,
+   "name":"about","description":"Old description","dm_permission":true,"nsfw":false,
+   "integration_types":[0],"contexts":null},
+  {"id":"901","application_id":"111","version":"1","default_member_permissions":null,"type":1,
+   "name":"mando","description":"Draw a mandala","name_localizations":null,
+   "options":[{"type":4,"name":"symmetry","description":"Symmetry","min_value":3.0,"max_value":32,
+               "name_localizations":null},
+              {"type":3,"name":"style","description":"Style","required":false,
+               "choices":[{"name":"Lines","value":"lines","name_localizations":null}]}]},
+  {"id":"902","application_id":"111","version":"1","type":1,"name":"legacy","description":"Gone"}
+])";
+
+constexpr const char* kDesired = R"([
+  {"name":"about","description":"What mando is","type":1},
+  {"name":"mando","description":"Draw a mandala","type":1,
+   "options":[{"type":4,"name":"symmetry","description":"Symmetry","min_value":3,"max_value":32},
+              {"type":3,"name":"style","description":"Style","choices":[{"name":"Lines","value":"lines"}]}]},
+  {"name":"transform","description":"Resize images","type":1}
+])";
+
+TEST(CommandsSync, ReadsComparesAndOverwrites) {
+  FakeDiscord discord;
+  discord.set_registered(kRegistered);
+  const json::array desired = json::parse(kDesired).as_array();
+  auto report = sync(options_for(discord), desired);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->added, (std::vector<std::string>{"transform"}));
+  EXPECT_EQ(report->changed, (std::vector<std::string>{"about"}));
+  EXPECT_EQ(report->removed, (std::vector<std::string>{"legacy"}));
+  EXPECT_EQ(report->unchanged, (std::vector<std::string>{"mando"}));
+
+  auto requests = discord.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[1].method, "PUT");
+  for (const Recorded& r : requests) {
+    EXPECT_EQ(r.target, "/api/v10/applications/111/commands");
+    EXPECT_EQ(r.headers.get("Authorization"), "Bot " + std::string(kToken));
+    EXPECT_EQ(r.headers.get("User-Agent"),
+              "DiscordBot (https://github.com/mando-bot/mando, " MANDO_VERSION ")");
+  }
+  EXPECT_EQ(requests[1].headers.get("Content-Type"), "application/json");
+  EXPECT_EQ(json::parse(requests[1].body), json::value(desired));
+}
+
+TEST(CommandsSync, GuildCommandsUseTheGuildPath) {
+  FakeDiscord discord;
+  SyncOptions options = options_for(discord);
+  options.guild_id = "222";
+  auto report =
+      sync(options, json::parse(R"([{"name":"about","description":"A","type":1}])").as_array());
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->added, (std::vector<std::string>{"about"}));
+  auto requests = discord.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].target, "/api/v10/applications/111/guilds/222/commands");
+  EXPECT_EQ(requests[1].target, "/api/v10/applications/111/guilds/222/commands");
+}
+
+TEST(CommandsSync, DryRunComparesWithoutWriting) {
+  FakeDiscord discord;
+  discord.set_registered(kRegistered);
+  SyncOptions options = options_for(discord);
+  options.dry_run = true;
+  auto report = sync(options, json::parse(kDesired).as_array());
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->added, (std::vector<std::string>{"transform"}));
+  EXPECT_EQ(report->removed, (std::vector<std::string>{"legacy"}));
+  auto requests = discord.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+}
+
+TEST(CommandsSync, DiscordErrorsCarryItsMessageAndStatus) {
+  FakeDiscord discord;
+  discord.fail_put(403, R"({"message":"Missing Access","code":50001})");
+  auto report = sync(options_for(discord), json::parse(kDesired).as_array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kPermissionDenied);
+  EXPECT_EQ(report.error().message,
+            "discord: PUT /applications/111/commands: HTTP 403 Missing Access (code 50001)");
+  EXPECT_EQ(report.error().message.find(kToken), std::string::npos);
+}
+
+TEST(CommandsSync, FieldErrorsAreListed) {
+  FakeDiscord discord;
+  discord.fail_put(
+      400,
+      R"({"message":"Invalid Form Body","code":50035,"errors":{"0":{"name":{"_errors":[{"code":"APPLICATION_COMMAND_INVALID_NAME","message":"Command name is invalid"}]}}}})");
+  auto report = sync(options_for(discord), json::parse(kDesired).as_array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(report.error().message,
+            "discord: PUT /applications/111/commands: HTTP 400 Invalid Form Body (code 50035): "
+            "0.name: Command name is invalid");
+}
+
+TEST(CommandsSync, RateLimitsMentionRetryAfter) {
+  FakeDiscord discord;
+  discord.fail_get(429,
+                   R"({"message":"You are being rate limited.","retry_after":1.5,"global":false})");
+  auto report = sync(options_for(discord), json::parse(kDesired).as_array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kResourceExhausted);
+  EXPECT_NE(report.error().message.find("retry_after=1.5s"), std::string::npos)
+      << report.error().message;
+  EXPECT_EQ(discord.requests().size(), 1u);  // no PUT after a failed GET
+}
+
+TEST(CommandsSync, BadTokenIsUnauthenticated) {
+  FakeDiscord discord;
+  discord.fail_get(401, R"({"message":"401: Unauthorized","code":0})");
+  auto report = sync(options_for(discord), json::array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kUnauthenticated);
+  EXPECT_EQ(report.error().message.find(kToken), std::string::npos);
+}
+
+TEST(CommandsSync, UnexpectedBodiesAreErrors) {
+  FakeDiscord discord;
+  discord.set_registered(R"({"not":"an array"})");
+  auto report = sync(options_for(discord), json::array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kUnavailable);
+}
+
+TEST(CommandsSync, RefusesBadOptionsWithoutTalkingToDiscord) {
+  FakeDiscord discord;
+  SyncOptions bad_app = options_for(discord);
+  bad_app.application_id = "../../x";
+  EXPECT_EQ(sync(bad_app, json::array()).error().kind, ErrorKind::kInvalidArgument);
+  SyncOptions bad_guild = options_for(discord);
+  bad_guild.guild_id = "abc";
+  EXPECT_EQ(sync(bad_guild, json::array()).error().kind, ErrorKind::kInvalidArgument);
+  SyncOptions no_token = options_for(discord);
+  no_token.bot_token.clear();
+  EXPECT_EQ(sync(no_token, json::array()).error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(sync(options_for(discord), json::parse(R"([{"description":"no name"}])").as_array())
+                .error()
+                .kind,
+            ErrorKind::kInvalidArgument);
+  EXPECT_TRUE(discord.requests().empty());
+}
+
+TEST(CommandsSync, UnreachableDiscordIsUnavailable) {
+  SyncOptions options;
+  options.api_base_url = "http://127.0.0.1:1/api/v10";
+  options.application_id = "111";
+  options.bot_token = std::string(kToken);
+  auto report = sync(options, json::array());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::kUnavailable) << report.error().message;
+  EXPECT_EQ(report.error().message.find(kToken), std::string::npos);
+}
+
+TEST(DiffCommands, NormalisesBeforeComparing) {
+  // Key order, integer vs double, explicit defaults and nulls do not make a change.
+  auto registered = json::parse(R"([{"type":1,"description":"D","name":"a","options":[
+      {"required":false,"autocomplete":false,"name":"x","type":10,"description":"X","min_value":1,
+       "choices":[]}]}])")
+                        .as_array();
+  auto desired = json::parse(R"([{"name":"a","description":"D","type":1,"options":[
+      {"type":10,"name":"x","description":"X","min_value":1.0}]}])")
+                     .as_array();
+  auto report = diff_commands(registered, desired);
+  EXPECT_EQ(report.unchanged, (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(report.changed.empty());
+}
+
+TEST(DiffCommands, SeesChangedOptionsAndFieldsWeSet) {
+  auto registered = json::parse(R"([
+      {"type":1,"name":"a","description":"D","options":[{"type":4,"name":"x","description":"X","max_value":5}]},
+      {"type":1,"name":"b","description":"D","contexts":[0]},
+      {"type":1,"name":"c","description":"D","options":[{"type":3,"name":"x","description":"X"}]}])")
+                        .as_array();
+  auto desired = json::parse(R"([
+      {"type":1,"name":"a","description":"D","options":[{"type":4,"name":"x","description":"X","max_value":6}]},
+      {"type":1,"name":"b","description":"D","contexts":[0,1,2]},
+      {"type":1,"name":"c","description":"D","options":[{"type":3,"name":"x","description":"X","required":true}]}])")
+                     .as_array();
+  auto report = diff_commands(registered, desired);
+  EXPECT_EQ(report.changed, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(DiffCommands, MatchesByNameAndType) {
+  // A user context-menu command called "a" is not the slash command "a".
+  auto registered = json::parse(R"([{"type":2,"name":"a","description":""}])").as_array();
+  auto desired = json::parse(R"([{"type":1,"name":"a","description":"D"}])").as_array();
+  auto report = diff_commands(registered, desired);
+  EXPECT_EQ(report.added, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(report.removed, (std::vector<std::string>{"a"}));
+}
+
+}  // namespace
+}  // namespace mando::discord
