@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 scripts/install-deps.sh --test
 cmake --preset fuzz
-cmake --build --preset fuzz
+cmake --build --preset fuzz --target fuzz_interaction fuzz_options
 mkdir -p build/fuzz/findings
 for target in fuzz_interaction fuzz_options; do
   corpus=build/fuzz/corpus-$target

@@ -3,7 +3,11 @@
 // and other CPU-heavy jobs. A coroutine on an I/O thread hands a job over and resumes on its own
 // executor when the job is done:
 //
-//   Result<Image> image = co_await pool.run([spec] { return render(spec); });
+//   auto job = [spec] { return render(spec); };
+//   Result<Image> image = co_await pool.run(std::move(job));
+//
+// Name the job: g++ 12 miscompiles a capturing lambda written as a temporary inside a co_await
+// expression (its captured strings are freed from the wrong address; ASan reports a bad-free).
 //
 // When every thread is busy, jobs wait in the pool's queue (never on an I/O thread).
 // Jobs must not throw: mando reports failures as Result values. A job that throws anyway is a

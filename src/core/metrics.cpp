@@ -155,7 +155,11 @@ void MetricsRegistry::callback_gauge(const std::string& name, const std::string&
 std::string MetricsRegistry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
-  for (const auto& [name, e] : entries_) {
+  for (const auto& entry : entries_) {
+    // Plain references, not a structured binding: the lambdas below capture them, which
+    // clang 14 (the fuzz build) refuses for bindings.
+    const std::string& name = entry.first;
+    const auto& e = entry.second;
     static constexpr std::string_view kTypes[] = {"counter", "gauge", "histogram", "gauge"};
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, e->help, name, kTypes[e->kind]);
     auto render_family = [&](const auto& family, auto&& line) {

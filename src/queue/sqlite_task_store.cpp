@@ -1,0 +1,969 @@
+#include "queue/sqlite_task_store.hpp"
+
+#include <charconv>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "core/log.hpp"
+#include <sqlite3.h>
+
+namespace mando::queue {
+namespace {
+
+constexpr std::size_t kMaxBatch = 1024;     // writes per group-commit transaction
+constexpr std::size_t kMaxIdleReaders = 4;  // read connections kept open between reads
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// The schema of version 1. `due` is what lease_due() and next_due() read: the schedule time of
+// a pending task, the lease expiry of a leased one, NULL for a dead letter; the partial index
+// holds only the tasks that can become due.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE queues (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  parent TEXT NOT NULL,
+  max_dispatches_per_second REAL NOT NULL,
+  max_burst_size INTEGER NOT NULL,
+  max_concurrent_dispatches INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  max_retry_duration INTEGER NOT NULL,
+  min_backoff INTEGER NOT NULL,
+  max_backoff INTEGER NOT NULL,
+  max_doublings INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  worker_base_url TEXT NOT NULL,
+  purge_time INTEGER
+);
+CREATE INDEX queues_by_parent ON queues (parent, name);
+CREATE TABLE tasks (
+  queue_id INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  method INTEGER NOT NULL,
+  headers BLOB NOT NULL,
+  body BLOB NOT NULL,
+  schedule_time INTEGER NOT NULL,
+  create_time INTEGER NOT NULL,
+  dispatch_deadline INTEGER NOT NULL,
+  dispatch_count INTEGER NOT NULL,
+  response_count INTEGER NOT NULL,
+  fa_schedule INTEGER, fa_dispatch INTEGER, fa_response INTEGER, fa_status INTEGER, fa_error TEXT,
+  la_schedule INTEGER, la_dispatch INTEGER, la_response INTEGER, la_status INTEGER, la_error TEXT,
+  state INTEGER NOT NULL,
+  due INTEGER,
+  UNIQUE (queue_id, task)
+);
+CREATE INDEX tasks_by_due ON tasks (queue_id, due) WHERE due IS NOT NULL;
+CREATE TABLE tombstones (
+  queue_id INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (queue_id, task)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_by_time ON tombstones (time);
+)sql";
+
+constexpr std::string_view kQueueColumns =
+    "name, max_dispatches_per_second, max_burst_size, max_concurrent_dispatches, max_attempts, "
+    "max_retry_duration, min_backoff, max_backoff, max_doublings, state, worker_base_url, "
+    "purge_time";
+constexpr std::string_view kTaskColumns =
+    "task, kind, url, method, headers, body, schedule_time, create_time, dispatch_deadline, "
+    "dispatch_count, response_count, fa_schedule, fa_dispatch, fa_response, fa_status, fa_error, "
+    "la_schedule, la_dispatch, la_response, la_status, la_error, state";
+
+// Leases a task (state kLeased) until the bound time (now + margin) plus its dispatch deadline.
+constexpr std::string_view kLeaseUpdate =
+    "UPDATE tasks SET state = 1, due = ? + dispatch_deadline, dispatch_count = dispatch_count + 1";
+
+std::int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
+std::int64_t micros(Micros d) { return d.count(); }
+TimePoint time_point(std::int64_t us) { return TimePoint(Micros(us)); }
+std::optional<std::int64_t> micros(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return micros(*t);
+}
+
+// The one place SQLite result codes become Errors.
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+  ErrorKind kind = ErrorKind::kInternal;
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+      kind = ErrorKind::kUnavailable;
+      break;
+    case SQLITE_CONSTRAINT:
+      kind = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                 ? ErrorKind::kAlreadyExists
+                 : ErrorKind::kInternal;
+      break;
+    case SQLITE_TOOBIG:
+      kind = ErrorKind::kResourceExhausted;
+      break;
+    default:
+      break;
+  }
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return Error{kind, fmt::format("sqlite: {}: {}", what, message)};
+}
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// Bytes bound as a BLOB rather than TEXT.
+struct Blob {
+  std::string_view bytes;
+};
+
+// One use of a cached prepared statement: binds parameters in order, steps, reads columns, and
+// resets the statement when it goes away so the connection holds no snapshot or lock. A failed
+// prepare or bind is reported by the next step().
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt, int rc) : db_(db), stmt_(stmt), rc_(rc) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+
+  template <typename... Args>
+  Statement& bind(const Args&... args) {
+    (bind_one(args), ...);
+    return *this;
+  }
+
+  // true: a row is ready to read; false: the statement is done.
+  Result<bool> step() {
+    if (rc_ != SQLITE_OK) return tl::unexpected(sqlite_error(db_, rc_, "prepare or bind"));
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return tl::unexpected(sqlite_error(db_, rc, sqlite3_sql(stmt_)));
+  }
+
+  // Steps to the end, for statements whose rows do not matter.
+  Result<void> run() {
+    for (;;) {
+      auto row = step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return {};
+    }
+  }
+
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::optional<std::int64_t> optional_int64(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return int64(col);
+  }
+  std::optional<TimePoint> optional_time(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return time_point(int64(col));
+  }
+  std::string text(int col) const {
+    // sqlite3_column_blob also reads TEXT without conversion; NULL for an empty value.
+    const void* data = sqlite3_column_blob(stmt_, col);
+    int size = sqlite3_column_bytes(stmt_, col);
+    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+  }
+
+ private:
+  template <typename T>
+  void bind_one(const T& value) {
+    const int index = next_++;
+    int rc = SQLITE_OK;
+    if constexpr (std::is_same_v<T, std::nullopt_t>) {
+      rc = sqlite3_bind_null(stmt_, index);
+    } else if constexpr (std::is_same_v<T, std::optional<std::int64_t>>) {
+      rc = value ? sqlite3_bind_int64(stmt_, index, *value) : sqlite3_bind_null(stmt_, index);
+    } else if constexpr (std::is_same_v<T, Blob>) {
+      // A non-null pointer, even for zero bytes, so an empty body is a BLOB and not NULL.
+      rc = sqlite3_bind_blob64(stmt_, index, value.bytes.empty() ? "" : value.bytes.data(),
+                               value.bytes.size(), SQLITE_TRANSIENT);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      rc = sqlite3_bind_double(stmt_, index, value);
+    } else if constexpr (std::is_integral_v<T>) {
+      rc = sqlite3_bind_int64(stmt_, index, value);
+    } else {
+      std::string_view text(value);
+      rc = sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(),
+                               SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int rc_;
+  int next_ = 1;
+};
+
+// Headers are stored as "<name length>:<name><value length>:<value>" repeated: binary-safe and
+// trivial to parse, where JSON would reject bytes that are not UTF-8.
+std::string encode_headers(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out;
+  for (const auto& [name, value] : headers) {
+    out += fmt::format("{}:{}{}:{}", name.size(), name, value.size(), value);
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> decode_headers(std::string_view in) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  auto next = [&](std::string& out) {
+    std::size_t size = 0;
+    auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), size);
+    if (ec != std::errc() || end == in.data() + in.size() || *end != ':') return false;
+    in.remove_prefix(end - in.data() + 1);
+    if (size > in.size()) return false;
+    out.assign(in.substr(0, size));
+    in.remove_prefix(size);
+    return true;
+  };
+  while (!in.empty()) {
+    auto& [name, value] = headers.emplace_back();
+    if (!next(name) || !next(value)) {
+      return mando::fail(ErrorKind::kInternal, "sqlite: corrupt headers column");
+    }
+  }
+  return headers;
+}
+
+int page_size_or_default(int page_size) {
+  if (page_size <= 0) return kDefaultPageSize;
+  return std::min(page_size, kMaxPageSize);
+}
+
+// Page tokens are base64url("<kind><last name>"): opaque to clients, checked on the way back.
+std::string encode_page_token(char kind, std::string_view last) {
+  std::string raw = kind + std::string(last);
+  std::string out(sodium_base64_encoded_len(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+// The last name of the previous page ("" for the first page).
+Result<std::string> decode_page_token(char kind, const std::string& token) {
+  if (token.empty()) return std::string();
+  std::string raw(token.size(), '\0');
+  std::size_t size = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), token.data(),
+                        token.size(), nullptr, &size, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      size < 2 || raw[0] != kind) {
+    return mando::fail(ErrorKind::kInvalidArgument, "pageToken: not a token from a previous page");
+  }
+  return raw.substr(1, size - 1);
+}
+
+Error not_found(std::string_view what, const std::string& name) {
+  return Error{ErrorKind::kNotFound, fmt::format("{} {} not found", what, name)};
+}
+
+}  // namespace
+
+// A SQLite connection and its prepared statements, used by one thread at a time.
+class SqliteTaskStore::Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const SqliteOptions& options, bool writer) {
+    sqlite3* raw = nullptr;
+    const int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) |
+                      SQLITE_OPEN_NOMUTEX;
+    const int rc = sqlite3_open_v2(options.path.c_str(), &raw, flags, nullptr);
+    auto connection = std::unique_ptr<Connection>(new Connection(DbPtr(raw)));
+    if (rc != SQLITE_OK) {
+      return tl::unexpected(sqlite_error(raw, rc, fmt::format("open {}", options.path.string())));
+    }
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(
+        raw,
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count()));
+    std::string pragmas = fmt::format("PRAGMA cache_size = -{};", options.cache_kib);
+    if (writer) {
+      pragmas += fmt::format(
+          "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA journal_size_limit = {};",
+          options.synchronous == SqliteOptions::Synchronous::kFull ? "FULL" : "NORMAL", 64 << 20);
+    }
+    if (auto ok = connection->exec_script(pragmas.c_str()); !ok) return tl::unexpected(ok.error());
+    return connection;
+  }
+
+  // The cached prepared statement for `sql`, ready to bind.
+  Statement prepare(std::string_view sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+      if (rc != SQLITE_OK) return Statement(db_.get(), nullptr, rc);
+      it = cache_.emplace(std::string(sql), StmtPtr(raw)).first;
+    }
+    return Statement(db_.get(), it->second.get(), SQLITE_OK);
+  }
+
+  Result<void> exec(std::string_view sql) { return prepare(sql).run(); }
+
+  // Runs several statements at once (schema, pragmas); not cached.
+  Result<void> exec_script(const char* sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message);
+    std::unique_ptr<char, decltype(&sqlite3_free)> owned(message, &sqlite3_free);
+    if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(db_.get(), rc, "exec"));
+    return {};
+  }
+
+  std::int64_t changes() const { return sqlite3_changes64(db_.get()); }
+  bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+ private:
+  explicit Connection(DbPtr db) : db_(std::move(db)) {}
+
+  // Transparent lookup by string_view; the statements must die before the connection.
+  struct Hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  DbPtr db_;
+  std::unordered_map<std::string, StmtPtr, Hash, std::equal_to<>> cache_;
+};
+
+namespace {
+
+using Connection = SqliteTaskStore::Connection;
+
+Result<void> migrate(Connection& c) {
+  if (auto ok = c.exec("BEGIN IMMEDIATE"); !ok) return ok;
+  auto body = [&]() -> Result<void> {
+    auto version = c.prepare("PRAGMA user_version");
+    auto row = version.step();
+    if (!row) return tl::unexpected(row.error());
+    const auto found = *row ? version.int64(0) : 0;
+    if (found > SqliteTaskStore::kSchemaVersion) {
+      return mando::fail(
+          ErrorKind::kFailedPrecondition,
+          fmt::format("sqlite: the database has schema version {}, newer than the {} this "
+                      "mando understands: run a newer mando",
+                      found, SqliteTaskStore::kSchemaVersion));
+    }
+    if (found == SqliteTaskStore::kSchemaVersion) return {};
+    if (auto ok = c.exec_script(kSchema); !ok) return ok;
+    return c.exec_script(
+        fmt::format("PRAGMA user_version = {}", SqliteTaskStore::kSchemaVersion).c_str());
+  };
+  auto ok = body();
+  auto end = c.exec(ok ? "COMMIT" : "ROLLBACK");
+  if (!ok) return ok;
+  return end;
+}
+
+Result<std::int64_t> queue_id(Connection& c, const QueueName& name) {
+  auto st = c.prepare("SELECT id FROM queues WHERE name = ?");
+  auto full = name.full();
+  auto row = st.bind(full).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return tl::unexpected(not_found("queue", full));
+  return st.int64(0);
+}
+
+Result<Queue> read_queue(const Statement& st) {
+  auto name = QueueName::parse(st.text(0));
+  if (!name) return mando::fail(ErrorKind::kInternal, "sqlite: corrupt queue name: " + st.text(0));
+  Queue q;
+  q.name = std::move(*name);
+  q.rate_limits.max_dispatches_per_second = st.real(1);
+  q.rate_limits.max_burst_size = static_cast<int>(st.int64(2));
+  q.rate_limits.max_concurrent_dispatches = static_cast<int>(st.int64(3));
+  q.retry_config.max_attempts = static_cast<int>(st.int64(4));
+  q.retry_config.max_retry_duration = Micros(st.int64(5));
+  q.retry_config.min_backoff = Micros(st.int64(6));
+  q.retry_config.max_backoff = Micros(st.int64(7));
+  q.retry_config.max_doublings = static_cast<int>(st.int64(8));
+  q.state = static_cast<QueueState>(st.int64(9));
+  q.worker_base_url = st.text(10);
+  q.purge_time = st.optional_time(11);
+  return q;
+}
+
+Result<Queue> select_queue(Connection& c, const QueueName& name) {
+  static const std::string kSql =
+      fmt::format("SELECT {} FROM queues WHERE name = ?", kQueueColumns);
+  auto st = c.prepare(kSql);
+  auto full = name.full();
+  auto row = st.bind(full).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return tl::unexpected(not_found("queue", full));
+  return read_queue(st);
+}
+
+// Binds the settings of `q` as the first ten parameters, in the order of kQueueColumns.
+void bind_settings(Statement& st, const Queue& q) {
+  st.bind(q.rate_limits.max_dispatches_per_second, q.rate_limits.max_burst_size,
+          q.rate_limits.max_concurrent_dispatches, q.retry_config.max_attempts,
+          micros(q.retry_config.max_retry_duration), micros(q.retry_config.min_backoff),
+          micros(q.retry_config.max_backoff), q.retry_config.max_doublings,
+          static_cast<int>(q.state), q.worker_base_url);
+}
+
+std::optional<Attempt> read_attempt(const Statement& st, int col) {
+  if (st.is_null(col)) return std::nullopt;
+  return Attempt{time_point(st.int64(col)), st.optional_time(col + 1), st.optional_time(col + 2),
+                 static_cast<int>(st.int64(col + 3)), st.text(col + 4)};
+}
+
+// A row of kTaskColumns.
+Result<Task> read_task(const Statement& st, const QueueName& queue) {
+  Task t;
+  t.name = {queue, st.text(0)};
+  t.request.kind = static_cast<TaskRequest::Kind>(st.int64(1));
+  t.request.url = st.text(2);
+  t.request.method = static_cast<HttpMethod>(st.int64(3));
+  auto headers = decode_headers(st.text(4));
+  if (!headers) return tl::unexpected(headers.error());
+  t.request.headers = std::move(*headers);
+  t.request.body = st.text(5);
+  t.schedule_time = time_point(st.int64(6));
+  t.create_time = time_point(st.int64(7));
+  t.dispatch_deadline = Micros(st.int64(8));
+  t.dispatch_count = static_cast<int>(st.int64(9));
+  t.response_count = static_cast<int>(st.int64(10));
+  t.first_attempt = read_attempt(st, 11);
+  t.last_attempt = read_attempt(st, 16);
+  t.state = static_cast<TaskState>(st.int64(21));
+  return t;
+}
+
+// Every row of `st` as a task (lists, leases).
+Result<void> read_tasks(Statement& st, const QueueName& queue, std::vector<Task>& out) {
+  for (;;) {
+    auto row = st.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return {};
+    auto task = read_task(st, queue);
+    if (!task) return tl::unexpected(task.error());
+    out.push_back(std::move(*task));
+  }
+}
+
+// The rowid of `name` when its lease is the one numbered `dispatch_count` (step 3 of
+// task_store.hpp): kFailedPrecondition when another dispatch or a report came since.
+Result<std::int64_t> fenced_rowid(Connection& c, std::int64_t queue, const TaskName& name,
+                                  int dispatch_count) {
+  auto st =
+      c.prepare("SELECT rowid, dispatch_count, state FROM tasks WHERE queue_id = ? AND task = ?");
+  auto row = st.bind(queue, name.task).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return tl::unexpected(not_found("task", name.full()));
+  const auto current = st.int64(1);
+  if (current != dispatch_count || st.int64(2) != static_cast<int>(TaskState::kLeased)) {
+    return fail(
+        ErrorKind::kFailedPrecondition,
+        fmt::format("task {}: the lease of dispatch {} is stale (dispatch {} is {})", name.full(),
+                    dispatch_count, current, to_string(static_cast<TaskState>(st.int64(2)))));
+  }
+  return st.int64(0);
+}
+
+Result<void> write_tombstone(Connection& c, std::int64_t queue, const std::string& task,
+                             TimePoint now) {
+  return c.prepare("INSERT OR REPLACE INTO tombstones (queue_id, task, time) VALUES (?, ?, ?)")
+      .bind(queue, task, micros(now))
+      .run();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::open(SqliteOptions options) {
+  std::error_code ec;
+  if (options.path.has_parent_path()) {
+    std::filesystem::create_directories(options.path.parent_path(), ec);
+    if (ec) {
+      return mando::fail(ErrorKind::kUnavailable,
+                         fmt::format("sqlite: cannot create the directory of {}: {}",
+                                     options.path.string(), ec.message()));
+    }
+  }
+  auto writer = Connection::open(options, true);
+  if (!writer) return tl::unexpected(writer.error());
+  if (auto ok = migrate(**writer); !ok) return tl::unexpected(ok.error());
+  return std::unique_ptr<SqliteTaskStore>(
+      new SqliteTaskStore(std::move(options), std::move(*writer)));
+}
+
+SqliteTaskStore::SqliteTaskStore(SqliteOptions options, std::unique_ptr<Connection> writer)
+    : options_(std::move(options)), writer_(std::move(writer)) {
+  writer_thread_ = std::thread([this] { writer_loop(); });
+}
+
+SqliteTaskStore::~SqliteTaskStore() {
+  {
+    std::lock_guard lock(write_mutex_);
+    stop_ = true;
+  }
+  write_ready_.notify_one();
+  writer_thread_.join();
+}
+
+template <typename T>
+Result<T> SqliteTaskStore::write(std::function<Result<T>(Connection&)> fn) {
+  std::optional<Result<T>> answer;
+  Write w{[&](Connection& c) -> Result<void> {
+            answer = fn(c);
+            if (!*answer) return tl::unexpected(answer->error());
+            return {};
+          },
+          {},
+          false};
+  {
+    std::unique_lock lock(write_mutex_);
+    pending_.push_back(&w);
+    write_ready_.notify_one();
+    write_done_.wait(lock, [&] { return w.done; });
+  }
+  if (!w.outcome) return tl::unexpected(w.outcome.error());
+  return std::move(*answer);
+}
+
+void SqliteTaskStore::writer_loop() {
+  std::vector<Write*> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(write_mutex_);
+      write_ready_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and every write was answered
+      while (!pending_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(pending_.front());
+        pending_.pop_front();
+      }
+    }
+    run_batch(batch);
+    {
+      std::lock_guard lock(write_mutex_);
+      for (Write* w : batch) w->done = true;  // `w` may be gone as soon as the lock drops
+    }
+    write_done_.notify_all();
+    batch.clear();
+  }
+}
+
+void SqliteTaskStore::run_batch(std::vector<Write*>& batch) {
+  Connection& c = *writer_;
+  auto fail_all = [&](const Error& error) {
+    if (c.in_transaction()) (void)c.exec("ROLLBACK");
+    core::logger("queue")->error("sqlite batch failed writes={} error=\"{}\"", batch.size(),
+                                 error.message);
+    for (Write* w : batch) w->outcome = tl::unexpected(error);
+  };
+  if (auto ok = c.exec("BEGIN IMMEDIATE"); !ok) return fail_all(ok.error());
+  for (Write* w : batch) {
+    if (auto ok = c.exec("SAVEPOINT write"); !ok) return fail_all(ok.error());
+    w->outcome = w->run(c);
+    if (!c.in_transaction()) {
+      // SQLite rolled the whole transaction back (disk full, I/O error): the writes before this
+      // one are gone too.
+      return fail_all(
+          w->outcome ? Error{ErrorKind::kUnavailable, "sqlite: the transaction was rolled back"}
+                     : w->outcome.error());
+    }
+    auto end = w->outcome ? c.exec("RELEASE write") : c.exec("ROLLBACK TO write");
+    if (end && !w->outcome) end = c.exec("RELEASE write");
+    if (!end) return fail_all(end.error());
+  }
+  if (auto ok = c.exec("COMMIT"); !ok) return fail_all(ok.error());
+}
+
+void SqliteTaskStore::ReaderDeleter::operator()(Connection* connection) const {
+  std::unique_ptr<Connection> owned(connection);
+  std::lock_guard lock(store->readers_mutex_);
+  if (store->idle_readers_.size() < kMaxIdleReaders) {
+    store->idle_readers_.push_back(std::move(owned));
+  }
+}
+
+Result<SqliteTaskStore::Reader> SqliteTaskStore::reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      Reader r(idle_readers_.back().release(), ReaderDeleter{this});
+      idle_readers_.pop_back();
+      return r;
+    }
+  }
+  auto opened = Connection::open(options_, false);
+  if (!opened) return tl::unexpected(opened.error());
+  return Reader(opened->release(), ReaderDeleter{this});
+}
+
+// Queues.
+
+Result<Queue> SqliteTaskStore::create_queue(const Queue& queue) {
+  if (auto ok = validate(queue); !ok) return tl::unexpected(ok.error());
+  return write<Queue>([&](Connection& c) -> Result<Queue> {
+    static const std::string kSql = fmt::format(
+        "INSERT INTO queues ({}, name, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        kQueueColumns.substr(kQueueColumns.find(',') + 2));
+    auto st = c.prepare(kSql);
+    bind_settings(st, queue);
+    auto ok = st.bind(micros(queue.purge_time), queue.name.full(), queue.name.parent()).run();
+    if (!ok && ok.error().kind == ErrorKind::kAlreadyExists) {
+      return mando::fail(ErrorKind::kAlreadyExists,
+                         fmt::format("queue {} already exists", queue.name.full()));
+    }
+    if (!ok) return tl::unexpected(ok.error());
+    return queue;
+  });
+}
+
+Result<Queue> SqliteTaskStore::get_queue(const QueueName& name) {
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  return select_queue(**c, name);
+}
+
+Result<Page<Queue>> SqliteTaskStore::list_queues(const std::string& parent, int page_size,
+                                                 const std::string& page_token) {
+  auto after = decode_page_token('q', page_token);
+  if (!after) return tl::unexpected(after.error());
+  // An empty parent lists every queue (the dispatcher's start-up).
+  const auto prefix = parent + "/queues/";
+  if (!parent.empty() && !after->empty() && !after->starts_with(prefix)) {
+    return mando::fail(ErrorKind::kInvalidArgument, "pageToken: belongs to another parent");
+  }
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM queues WHERE (?1 = '' OR parent = ?1) AND name > ?2 ORDER BY name LIMIT ?3",
+      kQueueColumns);
+  const int size = page_size_or_default(page_size);
+  auto st = (*c)->prepare(kSql);
+  st.bind(parent, *after, size + 1);
+  Page<Queue> page;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    if (static_cast<int>(page.items.size()) == size) {
+      page.next_page_token = encode_page_token('q', page.items.back().name.full());
+      break;
+    }
+    auto queue = read_queue(st);
+    if (!queue) return tl::unexpected(queue.error());
+    page.items.push_back(std::move(*queue));
+  }
+  return page;
+}
+
+Result<Queue> SqliteTaskStore::update_queue(const Queue& queue) {
+  if (auto ok = validate(queue); !ok) return tl::unexpected(ok.error());
+  return write<Queue>([&](Connection& c) -> Result<Queue> {
+    auto st = c.prepare(
+        "UPDATE queues SET max_dispatches_per_second = ?1, max_burst_size = ?2, "
+        "max_concurrent_dispatches = ?3, max_attempts = ?4, max_retry_duration = ?5, "
+        "min_backoff = ?6, max_backoff = ?7, max_doublings = ?8, state = ?9, "
+        "worker_base_url = ?10 WHERE name = ?11");
+    bind_settings(st, queue);
+    if (auto ok = st.bind(queue.name.full()).run(); !ok) return tl::unexpected(ok.error());
+    if (c.changes() == 0) return tl::unexpected(not_found("queue", queue.name.full()));
+    return select_queue(c, queue.name);
+  });
+}
+
+Result<void> SqliteTaskStore::delete_queue(const QueueName& name) {
+  return write<void>([&](Connection& c) -> Result<void> {
+    auto id = queue_id(c, name);
+    if (!id) return tl::unexpected(id.error());
+    for (const char* sql :
+         {"DELETE FROM tasks WHERE queue_id = ?", "DELETE FROM tombstones WHERE queue_id = ?",
+          "DELETE FROM queues WHERE id = ?"}) {
+      if (auto ok = c.prepare(sql).bind(*id).run(); !ok) return ok;
+    }
+    return {};
+  });
+}
+
+Result<Queue> SqliteTaskStore::purge_queue(const QueueName& name, TimePoint before) {
+  return write<Queue>([&](Connection& c) -> Result<Queue> {
+    auto id = queue_id(c, name);
+    if (!id) return tl::unexpected(id.error());
+    auto purged = c.prepare("DELETE FROM tasks WHERE queue_id = ? AND create_time < ?")
+                      .bind(*id, micros(before))
+                      .run();
+    if (!purged) return tl::unexpected(purged.error());
+    auto ok =
+        c.prepare("UPDATE queues SET purge_time = ? WHERE id = ?").bind(micros(before), *id).run();
+    if (!ok) return tl::unexpected(ok.error());
+    return select_queue(c, name);
+  });
+}
+
+// Tasks.
+
+Result<Task> SqliteTaskStore::create_task(const Task& task, Micros dedup_window, TimePoint now) {
+  return write<Task>([&](Connection& c) -> Result<Task> {
+    auto id = queue_id(c, task.name.queue);
+    if (!id) return tl::unexpected(id.error());
+    auto tombstone = c.prepare("SELECT time FROM tombstones WHERE queue_id = ? AND task = ?");
+    auto row = tombstone.bind(*id, task.name.task).step();
+    if (!row) return tl::unexpected(row.error());
+    if (*row && now - time_point(tombstone.int64(0)) < dedup_window) {
+      return mando::fail(
+          ErrorKind::kAlreadyExists,
+          fmt::format("task {} was completed or deleted within the deduplication window",
+                      task.name.full()));
+    }
+
+    Task stored;
+    stored.name = task.name;
+    stored.request = task.request;
+    stored.create_time = now;
+    stored.schedule_time = task.schedule_time == TimePoint() ? now : task.schedule_time;
+    stored.dispatch_deadline = task.dispatch_deadline;
+    auto insert = c.prepare(
+        "INSERT INTO tasks (queue_id, task, kind, url, method, headers, body, schedule_time, "
+        "create_time, dispatch_deadline, dispatch_count, response_count, state, due) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, 0, ?8)");
+    const auto headers = encode_headers(stored.request.headers);
+    insert.bind(*id, stored.name.task, static_cast<int>(stored.request.kind), stored.request.url,
+                static_cast<int>(stored.request.method), Blob{headers}, Blob{stored.request.body},
+                micros(stored.schedule_time), micros(now), micros(stored.dispatch_deadline));
+    auto ok = insert.run();
+    if (!ok && ok.error().kind == ErrorKind::kAlreadyExists) {
+      return mando::fail(ErrorKind::kAlreadyExists,
+                         fmt::format("task {} already exists", task.name.full()));
+    }
+    if (!ok) return tl::unexpected(ok.error());
+    return stored;
+  });
+}
+
+Result<Task> SqliteTaskStore::get_task(const TaskName& name) {
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM tasks WHERE queue_id = (SELECT id FROM queues WHERE name = ?) AND task = ?",
+      kTaskColumns);
+  auto st = (*c)->prepare(kSql);
+  auto row = st.bind(name.queue.full(), name.task).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return tl::unexpected(not_found("task", name.full()));
+  return read_task(st, name.queue);
+}
+
+Result<Page<Task>> SqliteTaskStore::list_tasks(const QueueName& queue, TaskFilter filter,
+                                               int page_size, const std::string& page_token) {
+  auto after = decode_page_token('t', page_token);
+  if (!after) return tl::unexpected(after.error());
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  auto id = queue_id(**c, queue);
+  if (!id) return tl::unexpected(id.error());
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM tasks WHERE queue_id = ?1 AND task > ?2 AND (?3 = 0 OR (?3 = 1 AND state "
+      "!= 2) OR (?3 = 2 AND state = 2)) ORDER BY task LIMIT ?4",
+      kTaskColumns);
+  static_assert(static_cast<int>(TaskState::kFailed) == 2);
+  const int size = page_size_or_default(page_size);
+  const int filter_code = filter == TaskFilter::kAll ? 0 : filter == TaskFilter::kPending ? 1 : 2;
+  auto st = (*c)->prepare(kSql);
+  st.bind(*id, *after, filter_code, size + 1);
+  Page<Task> page;
+  if (auto ok = read_tasks(st, queue, page.items); !ok) return tl::unexpected(ok.error());
+  if (static_cast<int>(page.items.size()) > size) {
+    page.items.pop_back();
+    page.next_page_token = encode_page_token('t', page.items.back().name.task);
+  }
+  return page;
+}
+
+Result<void> SqliteTaskStore::delete_task(const TaskName& name, TimePoint now) {
+  return write<void>([&](Connection& c) -> Result<void> {
+    auto id = queue_id(c, name.queue);
+    if (!id) return tl::unexpected(id.error());
+    auto ok =
+        c.prepare("DELETE FROM tasks WHERE queue_id = ? AND task = ?").bind(*id, name.task).run();
+    if (!ok) return ok;
+    if (c.changes() == 0) return tl::unexpected(not_found("task", name.full()));
+    return write_tombstone(c, *id, name.task, now);
+  });
+}
+
+Result<Task> SqliteTaskStore::run_task(const TaskName& name, TimePoint now, Micros margin) {
+  return write<Task>([&](Connection& c) -> Result<Task> {
+    auto id = queue_id(c, name.queue);
+    if (!id) return tl::unexpected(id.error());
+    static const std::string kSql =
+        fmt::format("{} WHERE queue_id = ? AND task = ? RETURNING {}", kLeaseUpdate, kTaskColumns);
+    auto st = c.prepare(kSql);
+    auto row = st.bind(micros(now + margin), *id, name.task).step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return tl::unexpected(not_found("task", name.full()));
+    return read_task(st, name.queue);
+  });
+}
+
+Result<void> SqliteTaskStore::reset_deduplication() {
+  return write<void>([](Connection& c) { return c.exec("DELETE FROM tombstones"); });
+}
+
+Result<std::int64_t> SqliteTaskStore::prune_tombstones(TimePoint before) {
+  return write<std::int64_t>([&](Connection& c) -> Result<std::int64_t> {
+    auto ok = c.prepare("DELETE FROM tombstones WHERE time < ?").bind(micros(before)).run();
+    if (!ok) return tl::unexpected(ok.error());
+    return c.changes();
+  });
+}
+
+// Dispatch.
+
+Result<std::vector<Task>> SqliteTaskStore::lease_due(const QueueName& queue, TimePoint now, int max,
+                                                     Micros margin) {
+  return write<std::vector<Task>>([&](Connection& c) -> Result<std::vector<Task>> {
+    auto id = queue_id(c, queue);
+    if (!id) return tl::unexpected(id.error());
+    std::vector<std::int64_t> rowids;
+    {
+      // Pending tasks whose schedule time came and leased ones whose lease expired alike: both
+      // have due <= now. The index gives them in due order.
+      auto st =
+          c.prepare("SELECT rowid FROM tasks WHERE queue_id = ? AND due <= ? ORDER BY due LIMIT ?");
+      st.bind(*id, micros(now), std::max(max, 0));
+      for (;;) {
+        auto row = st.step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        rowids.push_back(st.int64(0));
+      }
+    }
+    static const std::string kSql =
+        fmt::format("{} WHERE rowid = ? RETURNING {}", kLeaseUpdate, kTaskColumns);
+    std::vector<Task> leased;
+    leased.reserve(rowids.size());
+    for (auto rowid : rowids) {
+      auto st = c.prepare(kSql);
+      st.bind(micros(now + margin), rowid);
+      if (auto ok = read_tasks(st, queue, leased); !ok) return tl::unexpected(ok.error());
+    }
+    return leased;
+  });
+}
+
+Result<std::int64_t> SqliteTaskStore::release_leases(const QueueName& queue, TimePoint now) {
+  return write<std::int64_t>([&](Connection& c) -> Result<std::int64_t> {
+    auto id = queue_id(c, queue);
+    if (!id) return tl::unexpected(id.error());
+    // The dispatch count stays: a late report of a released lease finds the task pending and is
+    // refused as stale.
+    auto ok = c.prepare("UPDATE tasks SET state = 0, due = ? WHERE queue_id = ? AND state = 1")
+                  .bind(micros(now), *id)
+                  .run();
+    if (!ok) return tl::unexpected(ok.error());
+    return c.changes();
+  });
+}
+
+Result<std::optional<TimePoint>> SqliteTaskStore::next_due(const QueueName& queue) {
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  auto id = queue_id(**c, queue);
+  if (!id) return tl::unexpected(id.error());
+  auto st = (*c)->prepare(
+      "SELECT due FROM tasks WHERE queue_id = ? AND due IS NOT NULL ORDER BY due LIMIT 1");
+  auto row = st.bind(*id).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<TimePoint>();
+  return std::optional<TimePoint>(time_point(st.int64(0)));
+}
+
+Result<void> SqliteTaskStore::complete(const TaskName& name, int dispatch_count, const Attempt&,
+                                       TimePoint now) {
+  return write<void>([&](Connection& c) -> Result<void> {
+    auto id = queue_id(c, name.queue);
+    if (!id) return tl::unexpected(id.error());
+    auto rowid = fenced_rowid(c, *id, name, dispatch_count);
+    if (!rowid) return tl::unexpected(rowid.error());
+    if (auto ok = c.prepare("DELETE FROM tasks WHERE rowid = ?").bind(*rowid).run(); !ok) {
+      return ok;
+    }
+    return write_tombstone(c, *id, name.task, now);
+  });
+}
+
+Result<void> SqliteTaskStore::retry(const TaskName& name, int dispatch_count,
+                                    const Attempt& attempt, TimePoint next_schedule_time) {
+  return report(name, dispatch_count, attempt, TaskState::kPending, next_schedule_time);
+}
+
+Result<void> SqliteTaskStore::fail(const TaskName& name, int dispatch_count,
+                                   const Attempt& attempt) {
+  return report(name, dispatch_count, attempt, TaskState::kFailed, std::nullopt);
+}
+
+Result<void> SqliteTaskStore::report(const TaskName& name, int dispatch_count,
+                                     const Attempt& attempt, TaskState state,
+                                     std::optional<TimePoint> next_schedule_time) {
+  return write<void>([&](Connection& c) -> Result<void> {
+    auto id = queue_id(c, name.queue);
+    if (!id) return tl::unexpected(id.error());
+    auto rowid = fenced_rowid(c, *id, name, dispatch_count);
+    if (!rowid) return tl::unexpected(rowid.error());
+    // Right-hand sides read the row as it was, so `fa_schedule IS NULL` means "first report".
+    auto st = c.prepare(
+        "UPDATE tasks SET state = ?1, schedule_time = COALESCE(?2, schedule_time), due = ?2, "
+        "response_count = response_count + ?3, "
+        "la_schedule = ?4, la_dispatch = ?5, la_response = ?6, la_status = ?7, la_error = ?8, "
+        "fa_dispatch = CASE WHEN fa_schedule IS NULL THEN ?5 ELSE fa_dispatch END, "
+        "fa_response = CASE WHEN fa_schedule IS NULL THEN ?6 ELSE fa_response END, "
+        "fa_status = CASE WHEN fa_schedule IS NULL THEN ?7 ELSE fa_status END, "
+        "fa_error = CASE WHEN fa_schedule IS NULL THEN ?8 ELSE fa_error END, "
+        "fa_schedule = COALESCE(fa_schedule, ?4) "
+        "WHERE rowid = ?9");
+    st.bind(static_cast<int>(state), micros(next_schedule_time), attempt.http_status != 0 ? 1 : 0,
+            micros(attempt.schedule_time), micros(attempt.dispatch_time),
+            micros(attempt.response_time), attempt.http_status, attempt.error, *rowid);
+    return st.run();
+  });
+}
+
+Result<void> SqliteTaskStore::check_integrity() {
+  auto c = reader();
+  if (!c) return tl::unexpected(c.error());
+  auto st = (*c)->prepare("PRAGMA integrity_check");
+  std::string findings;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    auto line = st.text(0);
+    if (line != "ok") findings += (findings.empty() ? "" : "; ") + line;
+  }
+  if (!findings.empty())
+    return mando::fail(ErrorKind::kInternal, "sqlite integrity_check: " + findings);
+  return {};
+}
+
+}  // namespace mando::queue
