@@ -1,9 +1,11 @@
 // `mando serve`: turns the configuration into a running process.
 //
 //   1. load and validate the config, apply --listen / --data-dir;
-//   2. build the shared parts: metrics, I/O context, CPU pool;
-//   3. let the bot install its routes next to /healthz, /readyz and /metrics;
-//   4. listen, print "listening on http://HOST:PORT", run the I/O threads;
+//   2. build the shared parts: metrics, I/O context, CPU pool, the task queue (queue_service.hpp);
+//   3. let the bot and the queue's /v2/ API install their routes next to /healthz, /readyz and
+//      /metrics;
+//   4. listen, start dispatching (the server's address is the default worker base URL), print
+//      "listening on http://HOST:PORT", run the I/O threads;
 //   5. on SIGTERM or SIGINT: /readyz turns 503, the server drains within
 //      [server] shutdown_timeout, the process exits 0.
 
@@ -18,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.hpp"
+#include "app/queue_service.hpp"
 #include "bot/bot.hpp"
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
@@ -88,6 +91,11 @@ int serve(const ServeFlags& flags) {
   asio::io_context ioc(io_threads);
   core::CpuPool pool(static_cast<std::size_t>(config.cpu.threads), &metrics);
 
+  auto queue = QueueService::open(config, ioc, metrics);
+  if (!queue) {
+    fmt::print(stderr, "mando: {}\n", queue.error().message);
+    return 1;
+  }
   auto bot = bot::Bot::create(config);
   if (!bot) {
     fmt::print(stderr, "mando: {}\n", bot.error().message);
@@ -97,6 +105,7 @@ int serve(const ServeFlags& flags) {
   auto draining = std::make_shared<std::atomic<bool>>(false);
   add_operational_routes(router, metrics, draining);
   (*bot)->install_routes(router);
+  (*queue)->install_routes(router);
 
   net::ServerOptions options{
       .max_body_bytes = config.server.max_body_bytes,
@@ -111,6 +120,10 @@ int serve(const ServeFlags& flags) {
     fmt::print(stderr, "mando: {}\n", bound.error().message);
     return 1;
   }
+  if (auto started = (*queue)->start(bound->url()); !started) {
+    fmt::print(stderr, "mando: {}\n", started.error().message);
+    return 1;
+  }
   server.start();
   asio::co_spawn(ioc, stop_on_signal(ioc, server, draining, config.server.shutdown_timeout),
                  asio::detached);
@@ -123,6 +136,8 @@ int serve(const ServeFlags& flags) {
   log->info("Discord interactions endpoint: {}/interactions{}", bound->url(),
             config.discord.public_key.empty() ? " (set MANDO_DISCORD_PUBLIC_KEY to enable)" : "");
   log->info("health: {0}/healthz  readiness: {0}/readyz  metrics: {0}/metrics", bound->url());
+  log->info("Cloud Tasks v2 API: {}/v2/projects/{}/locations/{}/queues", bound->url(),
+            config.queue.project, config.queue.location);
 
   std::vector<std::thread> threads;
   for (int i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });

@@ -217,6 +217,35 @@ const std::vector<Field>& fields() {
       duration_field(
           "discord", "timestamp_window",
           [](auto& c) -> auto& { return c.discord.timestamp_window; }, seconds(0), hours(24)),
+      string_field(
+          "queue", "project", [](auto& c) -> auto& { return c.queue.project; }, check_not_empty),
+      string_field(
+          "queue", "location", [](auto& c) -> auto& { return c.queue.location; }, check_not_empty),
+      string_field(
+          "queue", "api_token", [](auto& c) -> auto& { return c.queue.api_token; }, nullptr, true),
+      string_field(
+          "queue", "signing_key", [](auto& c) -> auto& { return c.queue.signing_key; },
+          [](const std::string& t) {
+            return t.empty() || t.size() >= 32 ? std::string()
+                                               : "must be at least 32 characters (or empty for "
+                                                 "a random key per process)";
+          },
+          true),
+      duration_field(
+          "queue", "dedup_window", [](auto& c) -> auto& { return c.queue.dedup_window; },
+          seconds(0), hours(24 * 30)),
+      string_field(
+          "queue", "database", [](auto& c) -> auto& { return c.queue.database; }),
+      string_field(
+          "queue", "synchronous", [](auto& c) -> auto& { return c.queue.synchronous; },
+          [](const std::string& t) {
+            return check_one_of(t, {"full", "normal"});
+          }),
+      int_field(
+          "queue", "store_threads", [](auto& c) -> auto& { return c.queue.store_threads; }, 1, 256),
+      string_field(
+          "queue", "worker_base_url", [](auto& c) -> auto& { return c.queue.worker_base_url; },
+          [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
   };
   return kFields;
 }
@@ -224,6 +253,7 @@ const std::vector<Field>& fields() {
 // A scalar TOML value as the text the field parsers take.
 std::optional<std::string> scalar_text(const toml::node& node) {
   if (auto s = node.as_string()) return s->get();
+  if (auto d = node.as_floating_point()) return fmt::format("{}", d->get());
   if (auto i = node.as_integer()) return std::to_string(i->get());
   if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
   return std::nullopt;
@@ -262,6 +292,80 @@ Result<void> apply(Config& config, const Field& f, const Source& src) {
   return {};
 }
 
+// [queues.ID] tables. They are read from the file only: queue ids are free-form, so they have no
+// MANDO_* names.
+Result<std::vector<DeclaredQueue>> read_declared_queues(const toml::table& file,
+                                                        const std::string& path) {
+  std::vector<DeclaredQueue> out;
+  const toml::node* root = file.get("queues");
+  if (root == nullptr) return out;
+  const toml::table* queues = root->as_table();
+  auto bad = [&path](std::string_view what, std::string_view why) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("config: {} (in {}): {}", what, path, why));
+  };
+  if (queues == nullptr) return bad("queues", "must be tables such as [queues.images]");
+  for (const auto& [id, node] : *queues) {
+    const std::string name = fmt::format("[queues.{}]", id.str());
+    const toml::table* table = node.as_table();
+    if (table == nullptr) return bad(name, "must be a table");
+    DeclaredQueue q;
+    q.id = std::string(id.str());
+    for (const auto& [key_node, value] : *table) {
+      const std::string key(key_node.str());
+      const std::string field = fmt::format("{} {}", name, key);
+      auto integer = [&](int& out_value) -> Result<void> {
+        auto v = value.as_integer();
+        if (v == nullptr) return bad(field, "must be an integer");
+        out_value = static_cast<int>(v->get());
+        return {};
+      };
+      auto duration = [&](std::optional<std::chrono::milliseconds>& out_value) -> Result<void> {
+        auto text = value.as_string();
+        if (text == nullptr) return bad(field, "must be a duration such as \"100ms\" or \"1h\"");
+        auto d = parse_duration(text->get());
+        if (!d) return bad(field, d.error().message);
+        out_value = *d;
+        return {};
+      };
+      Result<void> ok;
+      if (key == "max_dispatches_per_second") {
+        auto v = value.value<double>();
+        if (!v) return bad(field, "must be a number");
+        q.max_dispatches_per_second = *v;
+      } else if (key == "max_burst_size") {
+        ok = integer(q.max_burst_size);
+      } else if (key == "max_concurrent_dispatches") {
+        ok = integer(q.max_concurrent_dispatches);
+      } else if (key == "max_attempts") {
+        ok = integer(q.max_attempts);
+      } else if (key == "max_doublings") {
+        ok = integer(q.max_doublings);
+      } else if (key == "max_retry_duration") {
+        ok = duration(q.max_retry_duration);
+      } else if (key == "min_backoff") {
+        ok = duration(q.min_backoff);
+      } else if (key == "max_backoff") {
+        ok = duration(q.max_backoff);
+      } else if (key == "worker_base_url") {
+        auto text = value.as_string();
+        if (text == nullptr) return bad(field, "must be a string");
+        if (auto why = check_http_url(text->get()); !why.empty()) return bad(field, why);
+        q.worker_base_url = text->get();
+      } else if (key == "paused") {
+        auto v = value.as_boolean();
+        if (v == nullptr) return bad(field, "must be true or false");
+        q.paused = v->get();
+      } else {
+        return bad(field, "unknown key (see mando.example.toml for the keys of a queue)");
+      }
+      if (!ok) return tl::unexpected(ok.error());
+    }
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
 }  // namespace
 
 Environment process_environment() {
@@ -295,6 +399,7 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     if (f.secret) known.insert(qualified(f) + "_file");
   }
   for (const auto& [key, node] : file) {
+    if (key.str() == "queues") continue;  // declared queues, read by read_declared_queues()
     if (auto table = node.as_table()) {
       for (const auto& [sub, value] : *table) {
         auto name = fmt::format("[{}] {}", key.str(), sub.str());
@@ -309,6 +414,12 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
       return fail(ErrorKind::kInvalidArgument,
                   fmt::format("config: {}: unknown key {}", *path, key.str()));
     }
+  }
+
+  if (auto queues = read_declared_queues(file, path.value_or("")); !queues) {
+    return tl::unexpected(queues.error());
+  } else {
+    config.queues = std::move(*queues);
   }
 
   std::set<std::string> used_env;
@@ -384,6 +495,26 @@ std::string render_config(const Config& config) {
     bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize;
     out += quoted ? fmt::format("{} = \"{}\"\n", f.key, value)
                   : fmt::format("{} = {}\n", f.key, value);
+  }
+  for (const DeclaredQueue& q : config.queues) {
+    out += fmt::format("\n[queues.{}]\n", q.id);
+    auto number = [&out](std::string_view key, auto v) {
+      if (v != 0) out += fmt::format("{} = {}\n", key, v);
+    };
+    auto duration = [&out](std::string_view key, const auto& v) {
+      if (v) out += fmt::format("{} = \"{}\"\n", key, format_duration(*v));
+    };
+    number("max_dispatches_per_second", q.max_dispatches_per_second);
+    number("max_burst_size", q.max_burst_size);
+    number("max_concurrent_dispatches", q.max_concurrent_dispatches);
+    number("max_attempts", q.max_attempts);
+    duration("max_retry_duration", q.max_retry_duration);
+    duration("min_backoff", q.min_backoff);
+    duration("max_backoff", q.max_backoff);
+    number("max_doublings", q.max_doublings);
+    if (!q.worker_base_url.empty())
+      out += fmt::format("worker_base_url = \"{}\"\n", q.worker_base_url);
+    if (q.paused) out += "paused = true\n";
   }
   return out;
 }

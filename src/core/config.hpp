@@ -47,12 +47,43 @@ struct DiscordConfig {
   std::chrono::milliseconds timestamp_window{0};  // 0: off (Discord documents none)
 };
 
+struct QueueConfig {
+  std::string project =
+      "mando";  // queues mando creates live in projects/{project}/locations/{location}
+  std::string location = "local";
+  std::string api_token;    // secret; empty: the /v2/ API answers loopback clients only
+  std::string signing_key;  // secret; empty: a random key per process (one-process setups)
+  std::chrono::milliseconds dedup_window{std::chrono::hours(1)};
+  std::string database;              // empty: {data_dir}/queue.sqlite3
+  std::string synchronous = "full";  // full | normal
+  int store_threads = 16;            // threads for blocking database calls
+  std::string worker_base_url;       // empty: this server's own address
+};
+
+// A queue declared in the file as [queues.ID]. Zero (or unset) values take Cloud Tasks'
+// defaults; ranges are checked where the queue is created.
+struct DeclaredQueue {
+  std::string id;
+  double max_dispatches_per_second = 0;
+  int max_burst_size = 0;
+  int max_concurrent_dispatches = 0;
+  int max_attempts = 0;
+  std::optional<std::chrono::milliseconds> max_retry_duration;
+  std::optional<std::chrono::milliseconds> min_backoff;
+  std::optional<std::chrono::milliseconds> max_backoff;
+  int max_doublings = 0;
+  std::string worker_base_url;
+  bool paused = false;
+};
+
 struct Config {
   std::string data_dir = "./data";
   ServerConfig server;
   CpuConfig cpu;
   LogConfig log;
   DiscordConfig discord;
+  QueueConfig queue;
+  std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
 
   // Non-fatal findings of load(): unknown MANDO_* variables, secrets written into the file.
   std::vector<std::string> warnings;

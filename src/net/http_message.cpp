@@ -49,6 +49,8 @@ std::string_view Request::query() const {
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
+  // Boost.URL's params_view reads an empty string_view's null data pointer: answer it here.
+  if (query().empty()) return std::nullopt;
   boost::urls::params_view params(query());
   auto it = params.find(name);
   if (it == params.end()) return std::nullopt;

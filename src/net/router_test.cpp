@@ -57,5 +57,16 @@ TEST(RouterDeathTest, DuplicateRegistrationAborts) {
   EXPECT_DEATH(r.add("GET", "/x", answer(200)), "registered twice");
 }
 
+TEST(Request, QueryParamsAreDecodedAndAbsentOnesAreNullopt) {
+  Request request;
+  request.target = "/v2/x?pageSize=3&filter=state%3AFAILED&empty=";
+  EXPECT_EQ(request.query_param("pageSize"), "3");
+  EXPECT_EQ(request.query_param("filter"), "state:FAILED");
+  EXPECT_EQ(request.query_param("empty"), "");
+  EXPECT_EQ(request.query_param("missing"), std::nullopt);
+  request.target = "/v2/x";  // no query at all
+  EXPECT_EQ(request.query_param("pageSize"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace mando::net

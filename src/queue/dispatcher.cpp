@@ -382,8 +382,28 @@ Dispatcher::Dispatcher(DispatcherDeps deps, DispatcherOptions options)
 
 Dispatcher::~Dispatcher() { stop(); }
 
+void Dispatcher::start(std::string default_worker_base_url) {
+  std::lock_guard lock(mutex_);
+  if (started_) return;
+  // No loop runs yet, so nothing reads the options while they change.
+  if (!default_worker_base_url.empty()) {
+    shared_->options.default_worker_base_url = std::move(default_worker_base_url);
+  }
+  started_ = true;
+  for (auto& [name, queue] : waiting_) {
+    auto loop = std::make_shared<QueueLoop>(shared_, queue, /*release_leases=*/true);
+    loops_.emplace(name, loop);
+    loop->start();
+  }
+  waiting_.clear();
+}
+
 void Dispatcher::upsert_queue(const Queue& queue) {
   std::lock_guard lock(mutex_);
+  if (!started_) {
+    waiting_.insert_or_assign(queue.name.full(), queue);
+    return;
+  }
   auto& loop = loops_[queue.name.full()];
   if (loop) {
     loop->update(queue);
@@ -395,6 +415,7 @@ void Dispatcher::upsert_queue(const Queue& queue) {
 
 void Dispatcher::remove_queue(const QueueName& name) {
   std::lock_guard lock(mutex_);
+  waiting_.erase(name.full());
   if (auto it = loops_.find(name.full()); it != loops_.end()) {
     it->second->stop();
     loops_.erase(it);

@@ -72,6 +72,10 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Starts dispatching: the loops of the queues upserted so far, and of every later one. Until
+  // then upsert_queue() only records queues, because the server's own address (the default
+  // worker base URL) is known only once it listens. An empty URL keeps the options' one.
+  void start(std::string default_worker_base_url);
   // Starts the loop of `queue`, or gives a running loop the queue's new settings. The first
   // start of a loop hands back the leases a crashed earlier run left (release_leases()): call
   // it only where this dispatcher is the queue's only one.
@@ -90,6 +94,8 @@ class Dispatcher {
  private:
   std::shared_ptr<Shared> shared_;
   std::mutex mutex_;
+  bool started_ = false;
+  std::map<std::string, Queue> waiting_;  // upserted before start(), by full queue name
   std::map<std::string, std::shared_ptr<QueueLoop>> loops_;  // by full queue name
 };
 

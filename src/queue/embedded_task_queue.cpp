@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "queue/json_mapping.hpp"
 #include "queue/store_call.hpp"
 
 namespace mando::queue {
@@ -29,61 +30,6 @@ void apply_defaults(Queue& queue) {
   auto& retry = queue.retry_config;
   if (retry.max_attempts == 0) retry.max_attempts = defaults.retry_config.max_attempts;
   if (retry.max_doublings == 0) retry.max_doublings = defaults.retry_config.max_doublings;
-}
-
-Result<void> apply_update_mask(Queue& queue, const Queue& patch,
-                               const std::vector<std::string>& mask) {
-  // Each settable path and how to copy it; a parent path copies all of its children.
-  using Copy = void (*)(Queue&, const Queue&);
-  static const std::pair<std::string_view, Copy> kPaths[] = {
-      {"rate_limits.max_dispatches_per_second",
-       [](Queue& q, const Queue& p) {
-         q.rate_limits.max_dispatches_per_second = p.rate_limits.max_dispatches_per_second;
-       }},
-      {"rate_limits.max_burst_size",
-       [](Queue& q, const Queue& p) {
-         q.rate_limits.max_burst_size = p.rate_limits.max_burst_size;
-       }},
-      {"rate_limits.max_concurrent_dispatches",
-       [](Queue& q, const Queue& p) {
-         q.rate_limits.max_concurrent_dispatches = p.rate_limits.max_concurrent_dispatches;
-       }},
-      {"retry_config.max_attempts",
-       [](Queue& q, const Queue& p) { q.retry_config.max_attempts = p.retry_config.max_attempts; }},
-      {"retry_config.max_retry_duration",
-       [](Queue& q, const Queue& p) {
-         q.retry_config.max_retry_duration = p.retry_config.max_retry_duration;
-       }},
-      {"retry_config.min_backoff",
-       [](Queue& q, const Queue& p) { q.retry_config.min_backoff = p.retry_config.min_backoff; }},
-      {"retry_config.max_backoff",
-       [](Queue& q, const Queue& p) { q.retry_config.max_backoff = p.retry_config.max_backoff; }},
-      {"retry_config.max_doublings",
-       [](Queue& q, const Queue& p) {
-         q.retry_config.max_doublings = p.retry_config.max_doublings;
-       }},
-      {"app_engine_routing_override.host",
-       [](Queue& q, const Queue& p) { q.worker_base_url = p.worker_base_url; }},
-  };
-  if (mask.empty()) {
-    for (const auto& [path, copy] : kPaths) copy(queue, patch);
-    return {};
-  }
-  for (const std::string& wanted : mask) {
-    bool known = false;
-    for (const auto& [path, copy] : kPaths) {
-      // "rate_limits" selects every "rate_limits.*" path.
-      if (path == wanted || (path.starts_with(wanted) && path[wanted.size()] == '.')) {
-        copy(queue, patch);
-        known = true;
-      }
-    }
-    if (!known) {
-      return fail(ErrorKind::kInvalidArgument,
-                  fmt::format("updateMask: \"{}\" is not a settable field of a queue", wanted));
-    }
-  }
-  return {};
 }
 
 // Forgets old tombstones every prune_interval, until stopped.
@@ -109,21 +55,24 @@ EmbeddedTaskQueue::EmbeddedTaskQueue(DispatcherDeps deps, EmbeddedOptions option
 
 EmbeddedTaskQueue::~EmbeddedTaskQueue() { stop(); }
 
-Result<std::unique_ptr<EmbeddedTaskQueue>> EmbeddedTaskQueue::start(DispatcherDeps deps,
-                                                                    EmbeddedOptions options) {
-  std::unique_ptr<EmbeddedTaskQueue> queue(new EmbeddedTaskQueue(deps, std::move(options)));
+std::unique_ptr<EmbeddedTaskQueue> EmbeddedTaskQueue::open(DispatcherDeps deps,
+                                                           EmbeddedOptions options) {
+  return std::unique_ptr<EmbeddedTaskQueue>(new EmbeddedTaskQueue(deps, std::move(options)));
+}
+
+Result<void> EmbeddedTaskQueue::start_dispatch(std::string default_worker_base_url) {
   std::string token;
   do {
-    auto page = deps.store.list_queues("", 1000, token);
+    auto page = deps_.store.list_queues("", 1000, token);
     if (!page) return tl::unexpected(page.error());
-    for (const Queue& q : page->items) queue->dispatcher_.upsert_queue(q);
+    for (const Queue& q : page->items) dispatcher_.upsert_queue(q);
     token = page->next_page_token;
   } while (!token.empty());
-  asio::co_spawn(queue->pruner_->strand,
-                 prune_loop(queue->pruner_, deps, queue->options_.dedup_window,
-                            queue->options_.prune_interval),
+  dispatcher_.start(std::move(default_worker_base_url));
+  asio::co_spawn(pruner_->strand,
+                 prune_loop(pruner_, deps_, options_.dedup_window, options_.prune_interval),
                  asio::detached);
-  return queue;
+  return {};
 }
 
 void EmbeddedTaskQueue::stop() {
@@ -207,7 +156,7 @@ asio::awaitable<Result<Queue>> EmbeddedTaskQueue::update_queue(Queue patch,
   } else {
     queue.name = patch.name;
   }
-  if (auto ok = apply_update_mask(queue, patch, mask); !ok) co_return tl::unexpected(ok.error());
+  if (auto ok = apply_queue_update(queue, patch, mask); !ok) co_return tl::unexpected(ok.error());
   apply_defaults(queue);
   if (auto ok = validate(queue); !ok) co_return tl::unexpected(ok.error());
   // Not `exists ? co_await ... : co_await ...`: g++ 12 frees the result of a co_await inside

@@ -3,7 +3,8 @@
 //
 // It is where Cloud Tasks' rules that are not storage live: defaults for unset fields
 // (proto3's zero means "unset": maxAttempts 0 is 100, maxDispatchesPerSecond 0 is 500, ...),
-// validation, generated task names, the deduplication window, update masks, pause and resume,
+// validation, generated task names, the deduplication window, update masks
+// (apply_queue_update() of json_mapping.hpp, which knows the settable paths), pause and resume,
 // and keeping the dispatcher's loops in step with the queues in the store. Store calls run on
 // the blocking pool; the awaitables resume on the caller's executor.
 
@@ -29,17 +30,16 @@ struct EmbeddedOptions {
 // Fills what proto3 leaves unset (zeros) with Cloud Tasks' defaults.
 void apply_defaults(Queue& queue);
 
-// Copies the fields of `patch` named by `mask` (snake_case proto paths; empty: every settable
-// field) into `queue`. kInvalidArgument "updateMask: ..." for a path that names no settable
-// field (name and state are not settable: pause and resume change the state).
-Result<void> apply_update_mask(Queue& queue, const Queue& patch,
-                               const std::vector<std::string>& mask);
-
 class EmbeddedTaskQueue final : public TaskQueue {
  public:
-  // Starts dispatching every queue already in the store. `deps` must outlive the queue.
-  static Result<std::unique_ptr<EmbeddedTaskQueue>> start(DispatcherDeps deps,
-                                                          EmbeddedOptions options);
+  // A queue over `deps.store` that accepts calls but dispatches nothing until
+  // start_dispatch(). `deps` must outlive the queue.
+  static std::unique_ptr<EmbeddedTaskQueue> open(DispatcherDeps deps, EmbeddedOptions options);
+  // Starts dispatching every queue in the store (and every later one) and the pruning of old
+  // tombstones. `default_worker_base_url` (e.g. the server's own address once it listens)
+  // resolves appEngineHttpRequest tasks of queues that set no base URL; empty keeps the one of
+  // the options. Blocks on the store: call at start-up.
+  Result<void> start_dispatch(std::string default_worker_base_url);
   ~EmbeddedTaskQueue() override;
 
   // Creates each queue that does not exist and gives existing ones these settings (their

@@ -390,11 +390,17 @@ std::string base_url_of(const std::string& host) {
   return std::string(kHttpScheme) + host;
 }
 
+// A double as protobuf's JSON writes it: 500, not Boost.JSON's 5E2, when it is a whole number.
+json::value number_json(double v) {
+  if (v == std::trunc(v) && std::abs(v) < 1e15) return json::value(static_cast<std::int64_t>(v));
+  return json::value(v);
+}
+
 json::object queue_json(const Queue& q, EnumEncoding enums, bool output_fields) {
   json::object o;
   o["name"] = q.name.full();
   o["rateLimits"] = {
-      {"maxDispatchesPerSecond", q.rate_limits.max_dispatches_per_second},
+      {"maxDispatchesPerSecond", number_json(q.rate_limits.max_dispatches_per_second)},
       {"maxBurstSize", q.rate_limits.max_burst_size},
       {"maxConcurrentDispatches", q.rate_limits.max_concurrent_dispatches},
   };

@@ -139,22 +139,15 @@ bool is_loopback(std::string_view remote) {
   return address.is_loopback();
 }
 
-// net::Request::query_param() reads through a null pointer when the target has no query
-// (Boost.URL's params_view on a default string_view), so an absent query is answered here.
-std::optional<std::string> query_param(const net::Request& request, std::string_view name) {
-  if (request.query().empty()) return std::nullopt;
-  return request.query_param(name);
-}
-
 EnumEncoding enum_encoding(const net::Request& request) {
-  auto alt = query_param(request, "$alt");
+  auto alt = request.query_param("$alt");
   return alt && alt->find("enum-encoding=int") != std::string::npos ? EnumEncoding::kNumber
                                                                     : EnumEncoding::kName;
 }
 
 // responseView as a query parameter: a name or a number.
 Result<TaskView> view_from_query(const net::Request& request) {
-  auto text = query_param(request, "responseView");
+  auto text = request.query_param("responseView");
   if (!text) return TaskView::kBasic;
   std::int64_t number = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), number);
@@ -171,7 +164,7 @@ Result<TaskView> view_from_body(const json::object& body) {
 }
 
 Result<int> page_size(const net::Request& request) {
-  auto text = query_param(request, "pageSize");
+  auto text = request.query_param("pageSize");
   if (!text) return kMaxPageSize;
   int size = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), size);
@@ -183,7 +176,7 @@ Result<int> page_size(const net::Request& request) {
 }
 
 Result<TaskFilter> task_filter(const net::Request& request) {
-  auto text = query_param(request, "filter").value_or("");
+  auto text = request.query_param("filter").value_or("");
   if (text.empty()) return TaskFilter::kAll;
   if (text == "state:FAILED") return TaskFilter::kFailed;
   if (text == "state:PENDING") return TaskFilter::kPending;
@@ -300,7 +293,7 @@ class Call {
     auto size = page_size(request_);
     if (!size) co_return error_response(size.error());
     auto page = co_await queue_.list_queues(target_.parent, *size,
-                                            query_param(request_, "pageToken").value_or(""));
+                                            request_.query_param("pageToken").value_or(""));
     if (!page) co_return error_response(page.error());
     json::array items;
     for (const auto& q : page->items) items.push_back(to_json(q, enums_));
@@ -333,7 +326,7 @@ class Call {
     if (!body) co_return error_response(body.error());
     auto patch = queue_from_body(*body, target_.queue);
     if (!patch) co_return error_response(patch.error());
-    auto mask = parse_queue_update_mask(query_param(request_, "updateMask").value_or(""));
+    auto mask = parse_queue_update_mask(request_.query_param("updateMask").value_or(""));
     if (!mask) co_return error_response(mask.error());
     // An empty mask means every field in Cloud Tasks, but never the state (only :pause and
     // :resume change it): name the updatable fields, so no TaskQueue resets a paused queue.
@@ -349,7 +342,7 @@ class Call {
     auto filter = task_filter(request_);
     if (!filter) co_return error_response(filter.error());
     auto page = co_await queue_.list_tasks(target_.queue, *filter, *size,
-                                           query_param(request_, "pageToken").value_or(""));
+                                           request_.query_param("pageToken").value_or(""));
     if (!page) co_return error_response(page.error());
     json::array items;
     for (const auto& t : page->items) items.push_back(to_json(t, *view, enums_));

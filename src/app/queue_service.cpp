@@ -1,0 +1,106 @@
+#include "app/queue_service.hpp"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace mando::app {
+
+queue::Queue declared_queue(const core::QueueConfig& config, const core::DeclaredQueue& declared) {
+  queue::Queue q;
+  q.name = {config.project, config.location, declared.id};
+  q.rate_limits.max_dispatches_per_second = declared.max_dispatches_per_second;
+  q.rate_limits.max_burst_size = declared.max_burst_size;
+  q.rate_limits.max_concurrent_dispatches = declared.max_concurrent_dispatches;
+  q.retry_config.max_attempts = declared.max_attempts;
+  q.retry_config.max_doublings = declared.max_doublings;
+  auto set = [](queue::Micros& field, const auto& value) {
+    if (value) field = std::chrono::duration_cast<queue::Micros>(*value);
+  };
+  set(q.retry_config.max_retry_duration, declared.max_retry_duration);
+  set(q.retry_config.min_backoff, declared.min_backoff);
+  set(q.retry_config.max_backoff, declared.max_backoff);
+  q.worker_base_url = declared.worker_base_url;
+  q.state = declared.paused ? queue::QueueState::kPaused : queue::QueueState::kRunning;
+  return q;
+}
+
+namespace {
+
+queue::EmbeddedOptions embedded_options(const core::QueueConfig& config) {
+  queue::EmbeddedOptions options;
+  options.dedup_window = std::chrono::duration_cast<queue::Micros>(config.dedup_window);
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& config,
+                                                         boost::asio::io_context& ioc,
+                                                         core::MetricsRegistry& metrics) {
+  queue::SqliteOptions options;
+  options.path = config.queue.database.empty()
+                     ? std::filesystem::path(config.data_dir) / "queue.sqlite3"
+                     : std::filesystem::path(config.queue.database);
+  options.synchronous = config.queue.synchronous == "normal"
+                            ? queue::SqliteOptions::Synchronous::kNormal
+                            : queue::SqliteOptions::Synchronous::kFull;
+  auto store = queue::SqliteTaskStore::open(options);
+  if (!store) {
+    return fail(store.error().kind,
+                fmt::format("queue database {}: {}", options.path.string(), store.error().message));
+  }
+  auto log = core::logger("queue");
+  std::optional<queue::RequestSigner> signer;
+  if (config.queue.signing_key.empty()) {
+    signer = queue::RequestSigner::random();
+    log->info(
+        "worker signatures use a random key: set [queue] signing_key (MANDO_QUEUE_SIGNING_KEY) "
+        "when other processes dispatch to or serve these workers");
+  } else {
+    auto keyed = queue::RequestSigner::from_key(config.queue.signing_key);
+    if (!keyed) return tl::unexpected(keyed.error());
+    signer = std::move(*keyed);
+  }
+  if (config.queue.api_token.empty()) {
+    log->warn(
+        "the Cloud Tasks API at /v2/ answers loopback clients only: set [queue] api_token "
+        "(MANDO_QUEUE_API_TOKEN) to reach it from other machines");
+  }
+  return std::unique_ptr<QueueService>(
+      new QueueService(config, std::move(*store), std::move(*signer), ioc, metrics));
+}
+
+QueueService::QueueService(const core::Config& config,
+                           std::unique_ptr<queue::SqliteTaskStore> store,
+                           queue::RequestSigner signer, boost::asio::io_context& ioc,
+                           core::MetricsRegistry& metrics)
+    : config_(config),
+      store_(std::move(store)),
+      store_pool_(static_cast<std::size_t>(config.queue.store_threads)),
+      client_(ioc.get_executor()),
+      signer_(std::move(signer)),
+      queue_(queue::EmbeddedTaskQueue::open(
+          {ioc.get_executor(), store_pool_, *store_, client_, signer_, metrics},
+          embedded_options(config.queue))),
+      api_(*queue_, queue::RestApiOptions{config.queue.api_token}) {}
+
+Result<void> QueueService::start(const std::string& self_url) {
+  std::vector<queue::Queue> declared;
+  for (const auto& d : config_.queues) {
+    declared.push_back(declared_queue(config_.queue, d));
+    queue::apply_defaults(declared.back());
+    if (auto ok = queue::validate(declared.back()); !ok) {
+      return fail(ok.error().kind,
+                  fmt::format("config: [queues.{}]: {}", d.id, ok.error().message));
+    }
+  }
+  if (auto ok = queue_->declare(std::move(declared)); !ok) return ok;
+  const std::string base =
+      config_.queue.worker_base_url.empty() ? self_url : config_.queue.worker_base_url;
+  return queue_->start_dispatch(base);
+}
+
+}  // namespace mando::app

@@ -1,0 +1,63 @@
+#pragma once
+// The task queue of `mando serve`, built from the configuration:
+//   - the SQLite store ([queue] database, default {data_dir}/queue.sqlite3), whose blocking
+//     calls run on a pool of their own ([queue] store_threads);
+//   - the embedded queue and its dispatcher, pushing tasks with the shared outbound client and
+//     signing every dispatch with [queue] signing_key (a random key when unset);
+//   - the queues declared as [queues.ID] in the file, created or updated at start;
+//   - the Cloud Tasks v2 REST API under /v2/ ([queue] api_token, or loopback clients only).
+//
+// Order of life: open() before the router is built, install_routes() into it, start() once the
+// server listens (the server's own address is the default worker base URL). On shutdown, stop
+// the io_context first, then destroy the service: attempts still in flight are then dropped
+// with the io_context, and their leases are handed back when mando starts again.
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/config.hpp"
+#include "core/cpu_pool.hpp"
+#include "core/metrics.hpp"
+#include "net/http_client.hpp"
+#include "net/router.hpp"
+#include "queue/embedded_task_queue.hpp"
+#include "queue/rest_api.hpp"
+#include "queue/signing.hpp"
+#include "queue/sqlite_task_store.hpp"
+
+namespace mando::app {
+
+// A [queues.ID] table as a queue of [queue] project and location.
+queue::Queue declared_queue(const core::QueueConfig& config, const core::DeclaredQueue& declared);
+
+class QueueService {
+ public:
+  static Result<std::unique_ptr<QueueService>> open(const core::Config& config,
+                                                    boost::asio::io_context& ioc,
+                                                    core::MetricsRegistry& metrics);
+
+  void install_routes(net::Router& router) { api_.install(router); }
+  // Declares the configured queues and starts dispatching.
+  Result<void> start(const std::string& self_url);
+
+  queue::TaskQueue& queue() { return *queue_; }
+  const queue::RequestSigner& signer() const { return signer_; }
+
+ private:
+  QueueService(const core::Config& config, std::unique_ptr<queue::SqliteTaskStore> store,
+               queue::RequestSigner signer, boost::asio::io_context& ioc,
+               core::MetricsRegistry& metrics);
+
+  core::Config config_;
+  // Declared in the order they must die in reverse: the pool joins before the store closes.
+  std::unique_ptr<queue::SqliteTaskStore> store_;
+  core::CpuPool store_pool_;
+  net::HttpClient client_;
+  queue::RequestSigner signer_;
+  std::unique_ptr<queue::EmbeddedTaskQueue> queue_;
+  queue::RestApi api_;
+};
+
+}  // namespace mando::app
