@@ -152,5 +152,50 @@ TEST_F(ConfigTest, RenderedConfigLoadsBackToTheSameValues) {
   EXPECT_EQ(render_config(*again), render_config(*c));
 }
 
+TEST_F(ConfigTest, DeclaredQueuesAreReadAndRenderedBack) {
+  auto path = write("q.toml", R"(
+[queue]
+project = "bot"
+dedup_window = "10m"
+[queues.images]
+max_dispatches_per_second = 2.5
+max_concurrent_dispatches = 8
+max_attempts = -1
+min_backoff = "250ms"
+worker_base_url = "http://127.0.0.1:9000"
+[queues.replies]
+paused = true
+)");
+  auto c = load_config(path, {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->queue.project, "bot");
+  EXPECT_EQ(c->queue.dedup_window, std::chrono::minutes(10));
+  ASSERT_EQ(c->queues.size(), 2u);
+  EXPECT_EQ(c->queues[0].id, "images");
+  EXPECT_DOUBLE_EQ(c->queues[0].max_dispatches_per_second, 2.5);
+  EXPECT_EQ(c->queues[0].max_concurrent_dispatches, 8);
+  EXPECT_EQ(c->queues[0].max_attempts, -1);
+  EXPECT_EQ(c->queues[0].min_backoff, std::chrono::milliseconds(250));
+  EXPECT_EQ(c->queues[0].worker_base_url, "http://127.0.0.1:9000");
+  EXPECT_TRUE(c->queues[1].paused);
+
+  auto again = load_config(write("round.toml", render_config(*c)), {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(render_config(*again), render_config(*c));
+}
+
+TEST_F(ConfigTest, DeclaredQueueMistakesNameTheQueueAndKey) {
+  auto typo = load_config(write("a.toml", "[queues.images]\nmax_atempts = 3\n"), {});
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("[queues.images] max_atempts"), std::string::npos)
+      << typo.error().message;
+  auto type = load_config(write("b.toml", "[queues.images]\nmin_backoff = 5\n"), {});
+  ASSERT_FALSE(type);
+  EXPECT_NE(type.error().message.find("must be a duration"), std::string::npos);
+  auto short_key = load_config(std::nullopt, {{"MANDO_QUEUE_SIGNING_KEY", "short"}});
+  ASSERT_FALSE(short_key);
+  EXPECT_NE(short_key.error().message.find("at least 32 characters"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mando::core
