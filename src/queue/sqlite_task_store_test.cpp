@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -26,22 +27,7 @@ constexpr Micros kMargin = 1min;
 // How long a lease of a task with the default dispatch deadline lasts.
 constexpr Micros kLease = kDefaultDispatchDeadline + kMargin;
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    auto pattern = (fs::temp_directory_path() / "mando-store-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 QueueName queue_name(std::string id = "images") { return {"proj", "here", std::move(id)}; }
 TaskName task_name(std::string id, std::string queue = "images") {
