@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, exactly the Debian 12 packages that mando needs and this machine lacks.
 # Idempotent: when everything is there it prints one line and touches nothing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite and fuzzers need)
+# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite and fuzzers need,
+#        Node.js packages of tests/npm included)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build pkg-config git
@@ -14,26 +16,41 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev
     clang libclang-rt-14-dev clang-format curl wrk
+    nodejs npm
   )
 fi
 
 missing=()
 for p in "${packages[@]}"; do
+  # NodeSource's nodejs (found on many CI images) bundles npm and conflicts with Debian's npm.
+  [[ "$p" == npm ]] && command -v npm >/dev/null && continue
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo=sudo
+  else
+    sudo=
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-  sudo=sudo
-else
-  sudo=
+# The npm packages the tests drive mando with (tests/npm), exactly as locked. `npm ci` starts by
+# deleting node_modules, so a copy of the lock inside it says the install finished from that lock.
+if [[ "${1:-}" == "--test" ]]; then
+  stamp=tests/npm/node_modules/.installed-package-lock.json
+  if cmp -s tests/npm/package-lock.json "$stamp"; then
+    echo "install-deps: tests/npm/node_modules matches its lock"
+  else
+    echo "install-deps: npm ci in tests/npm"
+    npm ci --prefix tests/npm --no-audit --no-fund
+    cp tests/npm/package-lock.json "$stamp"
+  fi
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,19 +1,15 @@
 #include "discord/commands_sync.hpp"
 
-#include <future>
 #include <mutex>
-#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
-#include "core/metrics.hpp"
-#include "net/http_server.hpp"
+#include "support/loopback_server.hpp"
 
 namespace mando::discord {
 namespace {
@@ -42,21 +38,10 @@ class FakeDiscord {
       router.add("GET", path, [this](net::Request r) { return handle(std::move(r)); });
       router.add("PUT", path, [this](net::Request r) { return handle(std::move(r)); });
     }
-    server_ =
-        std::make_unique<net::HttpServer>(ioc_, std::move(router), net::ServerOptions{}, metrics_);
-    auto bound = server_->listen("127.0.0.1:0");
-    EXPECT_TRUE(bound) << bound.error().message;
-    url_ = bound->url();
-    server_->start();
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~FakeDiscord() {
-    asio::co_spawn(ioc_, server_->shutdown(100ms), asio::use_future).get();
-    ioc_.stop();
-    thread_.join();
+    server_ = std::make_unique<testing::LoopbackServer>(std::move(router));
   }
 
-  std::string api_base_url() const { return url_ + "/api/v10"; }
+  std::string api_base_url() const { return server_->url() + "/api/v10"; }
 
   void set_registered(std::string body) {
     std::lock_guard lock(mutex_);
@@ -93,12 +78,7 @@ class FakeDiscord {
   std::string put_body_;
   std::vector<Recorded> requests_;
 
-  core::MetricsRegistry metrics_;
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
-  std::unique_ptr<net::HttpServer> server_;
-  std::string url_;
-  std::thread thread_;
+  std::unique_ptr<testing::LoopbackServer> server_;  // last: it stops before the state it uses
 };
 
 Result<SyncReport> sync(SyncOptions options, json::array desired) {

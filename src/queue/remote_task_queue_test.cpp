@@ -1,18 +1,14 @@
 #include "queue/remote_task_queue.hpp"
 
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "core/metrics.hpp"
-#include "net/http_server.hpp"
 #include "queue/rest_api.hpp"
 #include "support/fake_task_queue.hpp"
+#include "support/loopback_server.hpp"
 
 namespace mando::queue {
 namespace {
@@ -24,38 +20,22 @@ constexpr std::string_view kParent = "projects/demo-project/locations/us-central
 constexpr std::string_view kToken = "remote-test-token";
 const TimePoint kNow{1714564800s};  // 2024-05-01T12:00:00Z
 
-// RestApi over a FakeTaskQueue, served by a real HttpServer on 127.0.0.1:0 on its own thread.
+// RestApi over a FakeTaskQueue, served on 127.0.0.1:0 from its own thread.
 class Server {
  public:
   explicit Server(RestApiOptions options) : api_(fake_, std::move(options)) {
     net::Router router;
     api_.install(router);
-    server_ =
-        std::make_unique<net::HttpServer>(ioc_, std::move(router), net::ServerOptions{}, metrics_);
-    auto bound = server_->listen("127.0.0.1:0");
-    EXPECT_TRUE(bound) << bound.error().message;
-    url_ = bound->url();
-    server_->start();
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~Server() {
-    asio::co_spawn(ioc_, server_->shutdown(100ms), asio::use_future).get();
-    ioc_.stop();
-    thread_.join();
+    server_ = std::make_unique<testing::LoopbackServer>(std::move(router));
   }
 
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return server_->url(); }
   testing::FakeTaskQueue& fake() { return fake_; }
 
  private:
   testing::FakeTaskQueue fake_{kNow};
   RestApi api_;
-  core::MetricsRegistry metrics_;
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
-  std::unique_ptr<net::HttpServer> server_;
-  std::string url_;
-  std::thread thread_;
+  std::unique_ptr<testing::LoopbackServer> server_;
 };
 
 class RemoteTaskQueueTest : public ::testing::Test {

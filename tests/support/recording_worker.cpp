@@ -1,8 +1,5 @@
 #include "support/recording_worker.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
-
 namespace mando::testing {
 
 namespace asio = boost::asio;
@@ -15,26 +12,17 @@ asio::awaitable<net::Response> serve(RecordingWorker* worker, net::Request reque
 
 }  // namespace
 
-RecordingWorker::RecordingWorker() : work_(ioc_.get_executor()) {
+RecordingWorker::RecordingWorker() {
   answer_ = [](const net::Request&, int) { return net::Response::text(200, "ok"); };
   net::Router router;
   for (const char* method : {"POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
     router.add(method, "/*",
                [this](net::Request request) { return serve(this, std::move(request)); });
   }
-  server_ =
-      std::make_unique<net::HttpServer>(ioc_, std::move(router), net::ServerOptions{}, metrics_);
-  url_ = server_->listen("127.0.0.1:0").value().url();
-  server_->start();
-  thread_ = std::thread([this] { ioc_.run(); });
+  server_ = std::make_unique<LoopbackServer>(std::move(router));
 }
 
-RecordingWorker::~RecordingWorker() {
-  asio::co_spawn(ioc_, server_->shutdown(std::chrono::milliseconds(100)), asio::use_future).get();
-  work_.reset();
-  ioc_.stop();
-  thread_.join();
-}
+RecordingWorker::~RecordingWorker() = default;
 
 void RecordingWorker::set_answer(Answer answer) {
   std::lock_guard lock(mutex_);

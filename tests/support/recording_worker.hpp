@@ -10,15 +10,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
-#include "core/metrics.hpp"
 #include "net/http_message.hpp"
-#include "net/http_server.hpp"
+#include "support/loopback_server.hpp"
 
 namespace mando::testing {
 
@@ -36,7 +31,7 @@ class RecordingWorker {
   ~RecordingWorker();
 
   void set_answer(Answer answer);
-  std::string url() const { return url_; }  // "http://127.0.0.1:PORT"
+  std::string url() const { return server_->url(); }  // "http://127.0.0.1:PORT"
 
   // Waits until at least `count` requests arrived; false after `timeout`.
   bool wait_for(std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -51,13 +46,7 @@ class RecordingWorker {
   std::condition_variable arrived_;
   std::vector<Delivery> deliveries_;
   Answer answer_;
-
-  core::MetricsRegistry metrics_;
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::string url_;
-  std::thread thread_;
+  std::unique_ptr<LoopbackServer> server_;  // last: it stops before the state it uses goes
 };
 
 }  // namespace mando::testing
