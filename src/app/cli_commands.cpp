@@ -11,6 +11,7 @@ void add_all_commands(CLI::App& app) {
   add_config_command(app);
   add_keys_command(app);
   add_commands_command(app);
+  add_queue_commands(app);
 }
 
 core::Config load_config_or_exit(const std::optional<std::string>& path) {

@@ -55,10 +55,13 @@ void add_operational_routes(net::Router& router, core::MetricsRegistry& metrics,
   });
 }
 
-asio::awaitable<void> stop_on_signal(asio::io_context& ioc, net::HttpServer& server,
+// `signals` is set up before "listening on" is printed, so a signal sent right after that line
+// is queued for this coroutine instead of killing the process. All three references live in
+// serve()'s frame, which outlives the io_context's run.
+asio::awaitable<void> stop_on_signal(asio::io_context& ioc, asio::signal_set& signals,
+                                     net::HttpServer& server,
                                      std::shared_ptr<std::atomic<bool>> draining,
                                      std::chrono::milliseconds deadline) {
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   int signal = co_await signals.async_wait(asio::use_awaitable);
   auto log = core::logger("app");
   log->info("received signal {}, draining (deadline {} ms)", signal, deadline.count());
@@ -124,8 +127,10 @@ int serve(const ServeFlags& flags) {
     fmt::print(stderr, "mando: {}\n", started.error().message);
     return 1;
   }
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   server.start();
-  asio::co_spawn(ioc, stop_on_signal(ioc, server, draining, config.server.shutdown_timeout),
+  asio::co_spawn(ioc,
+                 stop_on_signal(ioc, signals, server, draining, config.server.shutdown_timeout),
                  asio::detached);
 
   // The one line scripts wait for; everything else goes to the log on stderr.
