@@ -8,6 +8,17 @@
 
 namespace mando::app {
 
+queue::SqliteOptions sqlite_options(const core::Config& config) {
+  queue::SqliteOptions options;
+  options.path = config.queue.database.empty()
+                     ? std::filesystem::path(config.data_dir) / "queue.sqlite3"
+                     : std::filesystem::path(config.queue.database);
+  options.synchronous = config.queue.synchronous == "normal"
+                            ? queue::SqliteOptions::Synchronous::kNormal
+                            : queue::SqliteOptions::Synchronous::kFull;
+  return options;
+}
+
 queue::Queue declared_queue(const core::QueueConfig& config, const core::DeclaredQueue& declared) {
   queue::Queue q;
   q.name = {config.project, config.location, declared.id};
@@ -40,13 +51,7 @@ queue::EmbeddedOptions embedded_options(const core::QueueConfig& config) {
 Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& config,
                                                          boost::asio::io_context& ioc,
                                                          core::MetricsRegistry& metrics) {
-  queue::SqliteOptions options;
-  options.path = config.queue.database.empty()
-                     ? std::filesystem::path(config.data_dir) / "queue.sqlite3"
-                     : std::filesystem::path(config.queue.database);
-  options.synchronous = config.queue.synchronous == "normal"
-                            ? queue::SqliteOptions::Synchronous::kNormal
-                            : queue::SqliteOptions::Synchronous::kFull;
+  const queue::SqliteOptions options = sqlite_options(config);
   auto store = queue::SqliteTaskStore::open(options);
   if (!store) {
     return fail(store.error().kind,

@@ -29,6 +29,9 @@
 
 namespace mando::app {
 
+// The SQLite store's options from [queue] database, synchronous and data_dir.
+queue::SqliteOptions sqlite_options(const core::Config& config);
+
 // A [queues.ID] table as a queue of [queue] project and location.
 queue::Queue declared_queue(const core::QueueConfig& config, const core::DeclaredQueue& declared);
 

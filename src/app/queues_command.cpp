@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.hpp"
+#include "app/queue_service.hpp"
 #include "core/duration.hpp"
 #include "net/http_client.hpp"
 #include "queue/json_mapping.hpp"
@@ -746,8 +747,38 @@ void add_tasks_group(CLI::App& app) {
 
 }  // namespace
 
+// `mando queues reset-dedup`: forgets every task-name tombstone, so a name completed or deleted
+// within [queue] dedup_window can be used again at once (tests, local development). It opens
+// the database directly, not through the API (Cloud Tasks has no such call); a running mando
+// may go on serving meanwhile, SQLite's locks keep the two apart.
+void add_reset_dedup(CLI::App& group) {
+  struct Flags {
+    std::string config;
+    std::string data_dir;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* cmd = group.add_subcommand(
+      "reset-dedup", "Forget the names of completed and deleted tasks (the deduplication window)");
+  cmd->add_option("--config,-c", flags->config, "TOML config file")->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", flags->data_dir, "Data directory (default: the config's data_dir)");
+  cmd->callback([flags] {
+    auto config = load_config_or_exit(
+        flags->config.empty() ? std::nullopt : std::optional<std::string>(flags->config));
+    if (!flags->data_dir.empty()) config.data_dir = flags->data_dir;
+    const auto options = sqlite_options(config);
+    auto store = queue::SqliteTaskStore::open(options);
+    if (!store)
+      exit_with(kApiError, fmt::format("{}: {}", options.path.string(), store.error().message));
+    if (auto reset = (*store)->reset_deduplication(); !reset) {
+      exit_with(kApiError, reset.error().message);
+    }
+    fmt::print("forgot every completed or deleted task name in {}\n", options.path.string());
+  });
+}
+
 void add_queue_commands(CLI::App& app) {
   add_queues_group(app);
+  add_reset_dedup(*app.get_subcommand("queues"));
   add_tasks_group(app);
 }
 
