@@ -40,6 +40,17 @@ queue::Queue declared_queue(const core::QueueConfig& config, const core::Declare
 
 namespace {
 
+// Dispatches to one worker host share at most this many connections; further ones wait in the
+// client for a free connection (within their dispatch deadline). Without a cap, the default
+// maxConcurrentDispatches of 1000 per queue runs a process out of file descriptors.
+constexpr long kMaxConnectionsPerWorkerHost = 256;
+
+net::HttpClientOptions dispatch_client_options() {
+  net::HttpClientOptions options;
+  options.max_connections_per_host = kMaxConnectionsPerWorkerHost;
+  return options;
+}
+
 queue::EmbeddedOptions embedded_options(const core::QueueConfig& config) {
   queue::EmbeddedOptions options;
   options.dedup_window = std::chrono::duration_cast<queue::Micros>(config.dedup_window);
@@ -85,7 +96,7 @@ QueueService::QueueService(const core::Config& config,
     : config_(config),
       store_(std::move(store)),
       store_pool_(static_cast<std::size_t>(config.queue.store_threads)),
-      client_(ioc.get_executor()),
+      client_(ioc.get_executor(), dispatch_client_options()),
       signer_(std::move(signer)),
       queue_(queue::EmbeddedTaskQueue::open(
           {ioc.get_executor(), store_pool_, *store_, client_, signer_, metrics},

@@ -130,8 +130,11 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
           co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), kTok);
       if (ec) {
         if (self->stopping_ || ec == asio::error::operation_aborted) break;
-        // EMFILE and friends: log and keep accepting; the peer is already gone.
+        // EMFILE and friends: the peer is already gone. Pause before accepting again, or a
+        // process out of descriptors would spin and flood the log until one frees up.
         self->log_->warn("accept failed: {}", ec.message());
+        asio::steady_timer pause(self->control_, std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTok);
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);

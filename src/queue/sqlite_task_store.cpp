@@ -877,8 +877,11 @@ Result<std::int64_t> SqliteTaskStore::release_leases(const QueueName& queue, Tim
     auto id = queue_id(c, queue);
     if (!id) return tl::unexpected(id.error());
     // The dispatch count stays: a late report of a released lease finds the task pending and is
-    // refused as stale.
-    auto ok = c.prepare("UPDATE tasks SET state = 0, due = ? WHERE queue_id = ? AND state = 1")
+    // refused as stale. Due at their schedule time (or now, for a task run ahead of it), the
+    // released tasks keep their place instead of queueing behind the whole backlog.
+    auto ok = c.prepare(
+                   "UPDATE tasks SET state = 0, due = MIN(schedule_time, ?) "
+                   "WHERE queue_id = ? AND state = 1")
                   .bind(micros(now), *id)
                   .run();
     if (!ok) return tl::unexpected(ok.error());

@@ -76,7 +76,8 @@ class TaskStore {
   // A task's lease lasts its dispatch_deadline plus `margin` from `now`.
   virtual Result<std::vector<Task>> lease_due(const QueueName& queue, TimePoint now, int max,
                                               Micros margin) = 0;
-  // Makes every leased task of `queue` pending again, due at `now`; answers how many. Called by
+  // Makes every leased task of `queue` pending again, due at its schedule time (or `now` if that
+  // is earlier: a task run ahead of its time), so it keeps its place; answers how many. Called by
   // a queue's only dispatcher when it starts: leases left by a crashed run of it need not wait
   // for their expiry.
   virtual Result<std::int64_t> release_leases(const QueueName& queue, TimePoint now) = 0;
