@@ -11,12 +11,8 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Signature-Ed25519"] = os.getenv("MANDO_BENCH_SIGNATURE")
 wrk.headers["X-Signature-Timestamp"] = os.getenv("MANDO_BENCH_TIMESTAMP")
 
-function done(summary, latency, requests)
-  io.write(string.format("requests/s: %.0f\n", summary.requests / (summary.duration / 1e6)))
-  for _, p in pairs({50, 90, 99, 99.9}) do
-    io.write(string.format("p%s: %.3f ms\n", p, latency:percentile(p) / 1000))
-  end
-  io.write(string.format("non-2xx/3xx responses: %d, socket errors: %d\n",
-    summary.errors.status, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
+local report = dofile("bench/report.lua")
+
+function done(summary, latency)
+  report(summary, latency)
 end

@@ -11,12 +11,8 @@ duration=${2:-20s}
 wrk_threads=${3:-1}
 
 scripts/install-deps.sh --test >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target mando >/dev/null
-mando=build/release/src/app/mando
-
-work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/lib.sh
+prepare_mando
 $mando keys generate > "$work/keys"
 public_key=$(sed -n 's/^public_key=//p' "$work/keys")
 sed -n 's/^secret_key=//p' "$work/keys" > "$work/secret"
@@ -25,29 +21,16 @@ timestamp=$(date +%s)
 signature=$($mando keys sign --secret-key-file "$work/secret" --timestamp "$timestamp" \
   < "$work/body.json")
 
-MANDO_DISCORD_PUBLIC_KEY=$public_key MANDO_LOG_LEVEL=warn \
-  $mando serve --listen 127.0.0.1:0 --data-dir "$work/data" > "$work/out" &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^listening on ' "$work/out" 2>/dev/null && break
-  kill -0 $pid  # fail fast if mando died
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/out")
-[[ -n "$url" ]] || { echo "mando did not start" >&2; exit 1; }
+start_mando MANDO_DISCORD_PUBLIC_KEY="$public_key"
 
-rss_kib() { awk -v k="$1" '$1 == k":" { print $2 }' /proc/$pid/status; }
-echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo)"
 echo "mando $($mando version | cut -d' ' -f2), io_threads=default (one per core)"
 # Warm-up, so the idle figure includes what the first requests allocate.
 MANDO_BENCH_BODY_FILE="$work/body.json" MANDO_BENCH_SIGNATURE=$signature \
   MANDO_BENCH_TIMESTAMP=$timestamp wrk -t1 -c4 -d2s -s bench/interactions.lua "$url" >/dev/null
-echo "idle RSS after warm-up: $(( $(rss_kib VmRSS) / 1024 )) MiB"
+echo "idle RSS after warm-up: $(mib VmRSS) MiB"
 echo "wrk -t$wrk_threads -c$connections -d$duration --latency (POST /interactions, signed /about)"
 MANDO_BENCH_BODY_FILE="$work/body.json" MANDO_BENCH_SIGNATURE=$signature \
   MANDO_BENCH_TIMESTAMP=$timestamp \
   wrk -t"$wrk_threads" -c"$connections" -d"$duration" -s bench/interactions.lua "$url" \
   | sed -n '/^requests\/s/,$p'
-echo "peak RSS: $(( $(rss_kib VmHWM) / 1024 )) MiB"
-kill -TERM $pid
-wait $pid
+echo "peak RSS: $(mib VmHWM) MiB"

@@ -14,7 +14,7 @@ tasks=${1:-1000000}
 connections=${2:-32}
 synchronous=${3:-normal}
 
-start_mando "$synchronous"
+start_queue_mando "$synchronous"
 create_queue held paused
 echo "idle: VmRSS $(mib VmRSS) MiB, VmHWM $(mib VmHWM) MiB; load average $(load)"
 

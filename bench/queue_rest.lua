@@ -36,14 +36,10 @@ if stop_after then
   end
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("requests/s: %.0f\n", summary.requests / (summary.duration / 1e6)))
-  for _, p in pairs({50, 90, 99, 99.9}) do
-    io.write(string.format("p%s: %.3f ms\n", p, latency:percentile(p) / 1000))
-  end
-  io.write(string.format("non-2xx/3xx responses: %d, socket errors: %d\n",
-    summary.errors.status, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
+local report = dofile("bench/report.lua")
+
+function done(summary, latency)
+  report(summary, latency)
   -- wrk counts only statuses above 399 as errors; the API answers 200 or an error.
   io.write(string.format("created: %d\n", summary.requests - summary.errors.status))
 end

@@ -12,37 +12,17 @@
 # 5,000 tasks/s needs at least 10 queues.
 #
 #   bench/queue_rest.sh [CONNECTIONS=32] [DURATION=15s] [QUEUES=16] [SYNCHRONOUS=full]
-# BENCH_MANDO_BIN=path uses that binary instead of building the release preset; TMPDIR chooses the
-# disk of the database. bench/queue_memory.sh sources this file for its functions.
+# BENCH_MANDO_BIN and TMPDIR as in bench/lib.sh. bench/queue_memory.sh sources this file for its
+# functions.
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 api=/v2/projects/mando/locations/local/queues
-pid=
 
-# Builds mando (unless BENCH_MANDO_BIN is set) and starts `mando serve` with [queue] synchronous =
-# $1 over a database in a fresh temp dir; sets mando, work, pid and url.
-start_mando() {
-  command -v wrk >/dev/null || { echo "wrk is missing: scripts/install-deps.sh --test" >&2; exit 1; }
-  mando=${BENCH_MANDO_BIN:-}
-  if [[ -z "$mando" ]]; then
-    cmake --preset release >/dev/null
-    cmake --build --preset release --target mando >/dev/null
-    mando=build/release/src/app/mando
-  fi
-  work=$(mktemp -d)
-  trap 'if [[ -n "$pid" ]]; then kill $pid 2>/dev/null || true; wait $pid || true; fi
-        rm -rf "$work"' EXIT
-  MANDO_LOG_LEVEL=warn MANDO_QUEUE_SYNCHRONOUS=$1 \
-    $mando serve --listen 127.0.0.1:0 --data-dir "$work/data" > "$work/out" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    grep -q '^listening on ' "$work/out" 2>/dev/null && break
-    kill -0 $pid  # fail fast if mando died
-    sleep 0.1
-  done
-  url=$(sed -n 's/^listening on //p' "$work/out")
-  [[ -n "$url" ]] || { echo "mando did not start" >&2; exit 1; }
-  echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo)"
+# Starts mando with [queue] synchronous = $1 (lib.sh) and says where its database is.
+start_queue_mando() {
+  prepare_mando
+  start_mando MANDO_QUEUE_SYNCHRONOUS="$1"
   echo "mando $($mando version | cut -d' ' -f2), [queue] synchronous=$1, database on" \
     "$(df --output=source "$work" | tail -1)"
 }
@@ -60,11 +40,6 @@ create_queue() {
     \"rateLimits\":{\"maxConcurrentDispatches\":100}}"
   if [[ "${2:-}" == paused ]]; then api_post "$api/$1:pause"; fi
 }
-
-# VmRSS, VmHWM, ... of mando, in MiB.
-mib() { awk -v k="$1" '$1 == k":" { printf "%d", $2 / 1024 }' /proc/$pid/status; }
-
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # Starts wrk -t1 with bench/queue_rest.lua in the background and sets wrk_pid (wrk's own, so
 # a SIGINT reaches it): CONNECTIONS DURATION QUEUE-IDS (comma-separated) TASK-URL OUTPUT-FILE.
@@ -90,7 +65,7 @@ completed() {
 main() {
   cd "$(dirname "$0")/.."
   local connections=${1:-32} duration=${2:-15s} queues=${3:-16} synchronous=${4:-full}
-  start_mando "$synchronous"
+  start_queue_mando "$synchronous"
 
   echo
   echo "1. enqueue: wrk -t1 -c$connections -d$duration, POST .../queues/enqueue/tasks (paused)"

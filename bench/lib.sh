@@ -1,0 +1,42 @@
+# Shared by the bench/*.sh load tests (source it): build or find the release mando, start
+# `mando serve` on a free loopback port over a fresh data dir, read /proc of it.
+# BENCH_MANDO_BIN=path uses that binary instead of building the release preset; TMPDIR chooses
+# the disk of the data dir.
+
+pid=
+
+# Sets $mando (building the release preset unless BENCH_MANDO_BIN is set) and $work, a temp dir
+# removed, with mando stopped, when the script exits.
+prepare_mando() {
+  command -v wrk >/dev/null || { echo "wrk is missing: scripts/install-deps.sh --test" >&2; exit 1; }
+  mando=${BENCH_MANDO_BIN:-}
+  if [[ -z "$mando" ]]; then
+    cmake --preset release >/dev/null
+    cmake --build --preset release --target mando >/dev/null
+    mando=build/release/src/app/mando
+  fi
+  work=$(mktemp -d)
+  trap 'if [[ -n "$pid" ]]; then kill $pid 2>/dev/null || true; wait $pid || true; fi
+        rm -rf "$work"' EXIT
+}
+
+# Starts `mando serve --listen 127.0.0.1:0 --data-dir $work/data` with the environment
+# assignments given as arguments (NAME=VALUE ...); sets $pid and $url once it listens.
+start_mando() {
+  env MANDO_LOG_LEVEL=warn "$@" $mando serve --listen 127.0.0.1:0 --data-dir "$work/data" \
+    > "$work/out" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    grep -q '^listening on ' "$work/out" 2>/dev/null && break
+    kill -0 $pid  # fail fast if mando died
+    sleep 0.1
+  done
+  url=$(sed -n 's/^listening on //p' "$work/out")
+  [[ -n "$url" ]] || { echo "mando did not start" >&2; exit 1; }
+  echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo)"
+}
+
+# VmRSS, VmHWM, ... of mando, in MiB.
+mib() { awk -v k="$1" '$1 == k":" { printf "%d", $2 / 1024 }' /proc/$pid/status; }
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
