@@ -56,6 +56,8 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    // The test's own sockets (loopback servers, client connections) are not the child's.
+    close_range(3, ~0U, 0);
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }
