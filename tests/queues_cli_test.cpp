@@ -195,16 +195,17 @@ TEST_F(QueuesCliTest, DuplicateTaskNameExitsOneSayingItExists) {
 TEST_F(QueuesCliTest, ResetDedupFreesTheNamesOfDeletedTasks) {
   start();
   ok({"queues", "create", "jobs"});
-  const std::vector<std::string> create = {"tasks", "create", "again", "--queue", "jobs",
-                                           "--url", "http://127.0.0.1:9/", "--delay", "1h"};
+  const std::vector<std::string> create = {
+      "tasks",   "create", "again", "--queue", "jobs", "--url", "http://127.0.0.1:9/",
+      "--delay", "1h"};
   ok(create);
   ok({"tasks", "delete", "again", "--queue", "jobs"});
   EXPECT_EQ(cli(create).exit_code, 1) << "a deleted name stays taken for the window";
 
   // Straight on the database, beside the running server.
-  auto reset = run({MANDO_BINARY, "queues", "reset-dedup", "--data-dir",
-                    (dir_.path() / "data").string()},
-                   {{"MANDO_LOG_LEVEL", "warn"}});
+  auto reset =
+      run({MANDO_BINARY, "queues", "reset-dedup", "--data-dir", (dir_.path() / "data").string()},
+          {{"MANDO_LOG_LEVEL", "warn"}});
   EXPECT_EQ(reset.exit_code, 0) << show(reset);
   EXPECT_NE(reset.out.find("queue.sqlite3"), std::string::npos) << show(reset);
   ok(create);
