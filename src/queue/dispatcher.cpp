@@ -71,37 +71,43 @@ std::string worker_url(const Queue& queue, const Task& task, const DispatcherOpt
   return base + task.request.url;
 }
 
-enum class Outcome { kOk, kRetry, kFailed };
+using Report = TaskStore::Report;
 
-std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kRetry:
+std::string_view to_string(Report::Kind kind) {
+  switch (kind) {
+    case Report::Kind::kRetry:
       return "retry";
-    case Outcome::kFailed:
+    case Report::Kind::kFail:
       return "failed";
-    case Outcome::kOk:
+    case Report::Kind::kComplete:
       break;
   }
   return "ok";
 }
 
-struct Verdict {
-  Outcome outcome = Outcome::kOk;
-  TimePoint next;  // for kRetry
-};
-
-// Step c of the walkthrough: what an attempt's result means for the task.
-Verdict judge(const RetryConfig& config, const Task& task, const Attempt& attempt,
-              std::optional<SteadyDuration> retry_after) {
-  if (is_2xx(attempt.http_status)) return {};
+// Step c of the walkthrough: what an attempt's result means for the task, as the report to
+// store.
+Report judge(const RetryConfig& config, const Task& task, const Attempt& attempt,
+             std::optional<SteadyDuration> retry_after) {
+  Report report;
+  report.name = task.name;
+  report.dispatch_count = task.dispatch_count;
+  report.attempt = attempt;
+  const TimePoint at = attempt.response_time.value_or(now());
+  report.at = at;
+  if (is_2xx(attempt.http_status)) return report;
   const TimePoint first = task.first_attempt && task.first_attempt->dispatch_time
                               ? *task.first_attempt->dispatch_time
                               : attempt.dispatch_time.value_or(attempt.schedule_time);
-  const TimePoint at = attempt.response_time.value_or(now());
-  if (!may_retry(config, task.dispatch_count, first, at)) return {Outcome::kFailed, {}};
+  if (!may_retry(config, task.dispatch_count, first, at)) {
+    report.kind = Report::Kind::kFail;
+    return report;
+  }
   Micros delay = backoff(config, task.dispatch_count);
   if (retry_after) delay = std::max(delay, std::chrono::duration_cast<Micros>(*retry_after));
-  return {Outcome::kRetry, at + delay};
+  report.kind = Report::Kind::kRetry;
+  report.at = at + delay;
+  return report;
 }
 
 }  // namespace
@@ -210,6 +216,9 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
   static asio::awaitable<void> run(std::shared_ptr<QueueLoop> self) { co_await self->loop(); }
   static asio::awaitable<void> run_attempt(std::shared_ptr<QueueLoop> self, Task task) {
     co_await self->attempt(std::move(task));
+  }
+  static asio::awaitable<void> run_reporter(std::shared_ptr<QueueLoop> self) {
+    co_await self->report_loop();
   }
 
   // Everything below runs on strand_.
@@ -333,35 +342,40 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
       push_back_.on_answer(steady_now);
     }
 
-    const Verdict verdict = judge(queue.retry_config, task, attempt, retry_after);
-    Result<void> reported;
-    switch (verdict.outcome) {
-      case Outcome::kOk:
-        reported =
-            co_await call(&TaskStore::complete, task.name, task.dispatch_count, attempt, now());
-        break;
-      case Outcome::kRetry:
-        reported =
-            co_await call(&TaskStore::retry, task.name, task.dispatch_count, attempt, verdict.next);
-        break;
-      case Outcome::kFailed:
-        reported = co_await call(&TaskStore::fail, task.name, task.dispatch_count, attempt);
-        break;
+    // Step c: the report waits for the reporter, which stores every report that ended
+    // meanwhile in one call. The attempt's slot stays taken until its report is stored.
+    reports_.push_back(judge(queue.retry_config, task, attempt, retry_after));
+    if (!reporting_) {
+      reporting_ = true;
+      asio::co_spawn(strand_, run_reporter(shared_from_this()), asio::detached);
     }
-    std::string_view outcome = to_string(verdict.outcome);
-    if (!reported) {
-      if (reported.error().kind == ErrorKind::kFailedPrecondition) {
-        outcome = "stale";  // the lease expired and another dispatch took the task
-      } else {
-        core::logger("queue")->error("task={} reporting the attempt failed, it will run again: {}",
-                                     task.name.full(), reported.error().message);
-        outcome = "unreported";
+  }
+
+  asio::awaitable<void> report_loop() {
+    const std::string& label = queue_.name.queue;
+    while (!reports_.empty()) {
+      std::vector<Report> batch;
+      batch.swap(reports_);
+      auto results = co_await call(&TaskStore::report_all, batch);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        std::string_view outcome = to_string(batch[i].kind);
+        if (!results[i]) {
+          if (results[i].error().kind == ErrorKind::kFailedPrecondition) {
+            outcome = "stale";  // the lease expired and another dispatch took the task
+          } else {
+            core::logger("queue")->error(
+                "task={} reporting the attempt failed, it will run again: {}", batch[i].name.full(),
+                results[i].error().message);
+            outcome = "unreported";
+          }
+        }
+        shared_->attempts.labels({label, std::string(outcome)}).inc();
       }
+      in_flight_ -= static_cast<int>(batch.size());
+      in_flight_gauge_.add(-static_cast<std::int64_t>(batch.size()));
+      wake();
     }
-    shared.attempts.labels({label, std::string(outcome)}).inc();
-    --in_flight_;
-    in_flight_gauge_.add(-1);
-    wake();
+    reporting_ = false;
   }
 
   std::shared_ptr<Shared> shared_;
@@ -372,7 +386,9 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
   TokenBucket bucket_;
   PushBack push_back_;
   core::Gauge& in_flight_gauge_;
-  int in_flight_ = 0;
+  int in_flight_ = 0;            // attempts started and not yet reported to the store
+  std::vector<Report> reports_;  // attempts ended, waiting for the reporter
+  bool reporting_ = false;
   bool wake_ = false;
   bool stopped_ = false;
 };

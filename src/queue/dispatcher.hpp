@@ -16,11 +16,14 @@
 //      against the queue's worker base URL), headers and body; Cloud Tasks' X-CloudTasks-*
 //      headers and User-Agent; a signature (signing.hpp); the dispatch deadline as timeout;
 //   b. send it with the shared outbound client;
-//   c. 2xx: complete() the task. Anything else, a transport error or the deadline: retry() it
-//      after backoff() (at least the worker's Retry-After), or fail() it into the dead letters
-//      when may_retry() says its attempts are used up (retry.hpp);
-//   d. a store error while reporting leaves the lease to expire: the task is dispatched again
-//      (delivery is at-least-once).
+//   c. 2xx: complete the task. Anything else, a transport error or the deadline: retry it
+//      after backoff() (at least the worker's Retry-After), or fail it into the dead letters
+//      when may_retry() says its attempts are used up (retry.hpp). The reports of every attempt
+//      that ended meanwhile go to the store in one report_all() call (one thread hop, one
+//      commit); an attempt's dispatch slot is free again only once its report is stored, so at
+//      most maxConcurrentDispatches tasks of a queue are ever leased;
+//   d. a store error while reporting leaves the lease to expire (or to be handed back at the
+//      next start): the task is dispatched again (delivery is at-least-once).
 //
 // Thread-safety: every public method may be called from any thread.
 

@@ -73,6 +73,16 @@ class FaultInjectingStore final : public TaskStore {
   Result<void> fail(const TaskName& n, int d, const Attempt& a) override {
     return inner_.fail(n, d, a);
   }
+  std::vector<Result<void>> report_all(const std::vector<Report>& reports) override {
+    if (!fail_complete) return inner_.report_all(reports);
+    std::vector<Result<void>> results;
+    for (const Report& r : reports) {
+      results.push_back(r.kind == Report::Kind::kComplete
+                            ? complete(r.name, r.dispatch_count, r.attempt, r.at)
+                            : inner_.report_all({r}).front());
+    }
+    return results;
+  }
 
  private:
   TaskStore& inner_;

@@ -902,54 +902,86 @@ Result<std::optional<TimePoint>> SqliteTaskStore::next_due(const QueueName& queu
   return std::optional<TimePoint>(time_point(st.int64(0)));
 }
 
+Result<void> SqliteTaskStore::complete_on(Connection& c, const TaskName& name, int dispatch_count,
+                                          TimePoint now) {
+  auto id = queue_id(c, name.queue);
+  if (!id) return tl::unexpected(id.error());
+  auto rowid = fenced_rowid(c, *id, name, dispatch_count);
+  if (!rowid) return tl::unexpected(rowid.error());
+  if (auto ok = c.prepare("DELETE FROM tasks WHERE rowid = ?").bind(*rowid).run(); !ok) {
+    return ok;
+  }
+  return write_tombstone(c, *id, name.task, now);
+}
+
 Result<void> SqliteTaskStore::complete(const TaskName& name, int dispatch_count, const Attempt&,
                                        TimePoint now) {
-  return write<void>([&](Connection& c) -> Result<void> {
-    auto id = queue_id(c, name.queue);
-    if (!id) return tl::unexpected(id.error());
-    auto rowid = fenced_rowid(c, *id, name, dispatch_count);
-    if (!rowid) return tl::unexpected(rowid.error());
-    if (auto ok = c.prepare("DELETE FROM tasks WHERE rowid = ?").bind(*rowid).run(); !ok) {
-      return ok;
-    }
-    return write_tombstone(c, *id, name.task, now);
-  });
+  return write<void>(
+      [&](Connection& c) -> Result<void> { return complete_on(c, name, dispatch_count, now); });
 }
 
 Result<void> SqliteTaskStore::retry(const TaskName& name, int dispatch_count,
                                     const Attempt& attempt, TimePoint next_schedule_time) {
-  return report(name, dispatch_count, attempt, TaskState::kPending, next_schedule_time);
+  return write<void>([&](Connection& c) -> Result<void> {
+    return report_on(c, name, dispatch_count, attempt, TaskState::kPending, next_schedule_time);
+  });
 }
 
 Result<void> SqliteTaskStore::fail(const TaskName& name, int dispatch_count,
                                    const Attempt& attempt) {
-  return report(name, dispatch_count, attempt, TaskState::kFailed, std::nullopt);
+  return write<void>([&](Connection& c) -> Result<void> {
+    return report_on(c, name, dispatch_count, attempt, TaskState::kFailed, std::nullopt);
+  });
 }
 
-Result<void> SqliteTaskStore::report(const TaskName& name, int dispatch_count,
-                                     const Attempt& attempt, TaskState state,
-                                     std::optional<TimePoint> next_schedule_time) {
-  return write<void>([&](Connection& c) -> Result<void> {
-    auto id = queue_id(c, name.queue);
-    if (!id) return tl::unexpected(id.error());
-    auto rowid = fenced_rowid(c, *id, name, dispatch_count);
-    if (!rowid) return tl::unexpected(rowid.error());
-    // Right-hand sides read the row as it was, so `fa_schedule IS NULL` means "first report".
-    auto st = c.prepare(
-        "UPDATE tasks SET state = ?1, schedule_time = COALESCE(?2, schedule_time), due = ?2, "
-        "response_count = response_count + ?3, "
-        "la_schedule = ?4, la_dispatch = ?5, la_response = ?6, la_status = ?7, la_error = ?8, "
-        "fa_dispatch = CASE WHEN fa_schedule IS NULL THEN ?5 ELSE fa_dispatch END, "
-        "fa_response = CASE WHEN fa_schedule IS NULL THEN ?6 ELSE fa_response END, "
-        "fa_status = CASE WHEN fa_schedule IS NULL THEN ?7 ELSE fa_status END, "
-        "fa_error = CASE WHEN fa_schedule IS NULL THEN ?8 ELSE fa_error END, "
-        "fa_schedule = COALESCE(fa_schedule, ?4) "
-        "WHERE rowid = ?9");
-    st.bind(static_cast<int>(state), micros(next_schedule_time), attempt.http_status != 0 ? 1 : 0,
-            micros(attempt.schedule_time), micros(attempt.dispatch_time),
-            micros(attempt.response_time), attempt.http_status, attempt.error, *rowid);
-    return st.run();
+Result<void> SqliteTaskStore::report_on(Connection& c, const TaskName& name, int dispatch_count,
+                                        const Attempt& attempt, TaskState state,
+                                        std::optional<TimePoint> next_schedule_time) {
+  auto id = queue_id(c, name.queue);
+  if (!id) return tl::unexpected(id.error());
+  auto rowid = fenced_rowid(c, *id, name, dispatch_count);
+  if (!rowid) return tl::unexpected(rowid.error());
+  // Right-hand sides read the row as it was, so `fa_schedule IS NULL` means "first report".
+  auto st = c.prepare(
+      "UPDATE tasks SET state = ?1, schedule_time = COALESCE(?2, schedule_time), due = ?2, "
+      "response_count = response_count + ?3, "
+      "la_schedule = ?4, la_dispatch = ?5, la_response = ?6, la_status = ?7, la_error = ?8, "
+      "fa_dispatch = CASE WHEN fa_schedule IS NULL THEN ?5 ELSE fa_dispatch END, "
+      "fa_response = CASE WHEN fa_schedule IS NULL THEN ?6 ELSE fa_response END, "
+      "fa_status = CASE WHEN fa_schedule IS NULL THEN ?7 ELSE fa_status END, "
+      "fa_error = CASE WHEN fa_schedule IS NULL THEN ?8 ELSE fa_error END, "
+      "fa_schedule = COALESCE(fa_schedule, ?4) "
+      "WHERE rowid = ?9");
+  st.bind(static_cast<int>(state), micros(next_schedule_time), attempt.http_status != 0 ? 1 : 0,
+          micros(attempt.schedule_time), micros(attempt.dispatch_time),
+          micros(attempt.response_time), attempt.http_status, attempt.error, *rowid);
+  return st.run();
+}
+
+std::vector<Result<void>> SqliteTaskStore::report_all(const std::vector<Report>& reports) {
+  std::vector<Result<void>> results(reports.size());
+  // One write for the whole batch; each report's own failure (a stale lease) is its answer and
+  // leaves the others alone, since each fails before it changes anything.
+  auto batch = write<void>([&](Connection& c) -> Result<void> {
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      const Report& r = reports[i];
+      switch (r.kind) {
+        case Report::Kind::kComplete:
+          results[i] = complete_on(c, r.name, r.dispatch_count, r.at);
+          break;
+        case Report::Kind::kRetry:
+          results[i] = report_on(c, r.name, r.dispatch_count, r.attempt, TaskState::kPending, r.at);
+          break;
+        case Report::Kind::kFail:
+          results[i] =
+              report_on(c, r.name, r.dispatch_count, r.attempt, TaskState::kFailed, std::nullopt);
+          break;
+      }
+    }
+    return {};
   });
+  if (!batch) std::fill(results.begin(), results.end(), batch);
+  return results;
 }
 
 Result<void> SqliteTaskStore::check_integrity() {

@@ -107,6 +107,7 @@ class SqliteTaskStore final : public TaskStore {
   Result<void> retry(const TaskName& name, int dispatch_count, const Attempt& attempt,
                      TimePoint next_schedule_time) override;
   Result<void> fail(const TaskName& name, int dispatch_count, const Attempt& attempt) override;
+  std::vector<Result<void>> report_all(const std::vector<Report>& reports) override;
 
   // Runs PRAGMA integrity_check on a reader: Result<void> when the database is sound,
   // kInternal with SQLite's findings otherwise (tests and `mando` maintenance commands).
@@ -140,9 +141,13 @@ class SqliteTaskStore final : public TaskStore {
   using Reader = std::unique_ptr<Connection, ReaderDeleter>;
   Result<Reader> reader();
 
-  // retry() and fail(): record the attempt and move the task to `state`.
-  Result<void> report(const TaskName& name, int dispatch_count, const Attempt& attempt,
-                      TaskState state, std::optional<TimePoint> next_schedule_time);
+  // The writes of complete(), retry() and fail() (and of report_all()), on the writer's
+  // connection.
+  static Result<void> complete_on(Connection& c, const TaskName& name, int dispatch_count,
+                                  TimePoint now);
+  static Result<void> report_on(Connection& c, const TaskName& name, int dispatch_count,
+                                const Attempt& attempt, TaskState state,
+                                std::optional<TimePoint> next_schedule_time);
 
   const SqliteOptions options_;
   std::unique_ptr<Connection> writer_;

@@ -355,6 +355,38 @@ TEST_F(SqliteTaskStoreTest, ReleaseLeasesMakesLeasedTasksDueInTheirPlace) {
   EXPECT_EQ(store_->release_leases(queue_name("missing"), kT0).error().kind, ErrorKind::kNotFound);
 }
 
+TEST_F(SqliteTaskStoreTest, ReportAllAppliesEachReportAndAnswersEachOnItsOwn) {
+  for (const char* id : {"done", "again", "dead"}) create(id);
+  auto leased = store_->lease_due(queue_name(), kT0, 10, kMargin);
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->size(), 3u);
+  using Kind = TaskStore::Report::Kind;
+  auto report = [&](Kind kind, const char* id, int count, TimePoint at, int status) {
+    return TaskStore::Report{kind, task_name(id), count, attempt_at(kT0, status), at};
+  };
+  const int count = leased->front().dispatch_count;
+  auto results = store_->report_all({report(Kind::kComplete, "done", count, kT0, 200),
+                                     report(Kind::kRetry, "again", count, kT0 + 1min, 503),
+                                     report(Kind::kFail, "dead", count, kT0, 500),
+                                     report(Kind::kComplete, "again", count + 7, kT0, 200)});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0]);
+  EXPECT_TRUE(results[1]);
+  EXPECT_TRUE(results[2]);
+  ASSERT_FALSE(results[3]) << "a stale lease is refused, and only that report";
+  EXPECT_EQ(results[3].error().kind, ErrorKind::kFailedPrecondition);
+
+  EXPECT_EQ(store_->get_task(task_name("done")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->create_task(make_task("done", kT0), kWindow, kT0).error().kind,
+            ErrorKind::kAlreadyExists)
+      << "completed: its name is a tombstone";
+  auto again = store_->get_task(task_name("again"));
+  EXPECT_EQ(again->state, TaskState::kPending);
+  EXPECT_EQ(again->schedule_time, kT0 + 1min);
+  EXPECT_EQ(again->last_attempt->http_status, 503);
+  EXPECT_EQ(store_->get_task(task_name("dead"))->state, TaskState::kFailed);
+}
+
 TEST_F(SqliteTaskStoreTest, RetryAndFailRecordAttempts) {
   create("a");
   int count = lease_one(kT0);

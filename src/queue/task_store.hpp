@@ -89,6 +89,19 @@ class TaskStore {
   virtual Result<void> retry(const TaskName& name, int dispatch_count, const Attempt& attempt,
                              TimePoint next_schedule_time) = 0;
   virtual Result<void> fail(const TaskName& name, int dispatch_count, const Attempt& attempt) = 0;
+
+  // Several reports of step 3 at once, in one transaction where the store has them: what a
+  // dispatcher with many attempts ending together uses, so they share one commit and one
+  // thread hop. Answers one result per report, in order, as the single calls would.
+  struct Report {
+    enum class Kind { kComplete, kRetry, kFail };
+    Kind kind = Kind::kComplete;
+    TaskName name;
+    int dispatch_count = 0;
+    Attempt attempt;
+    TimePoint at;  // kComplete: now (the tombstone's time); kRetry: the next schedule time
+  };
+  virtual std::vector<Result<void>> report_all(const std::vector<Report>& reports) = 0;
 };
 
 }  // namespace mando::queue
