@@ -1,5 +1,6 @@
-// Replays a fuzz target's entry point over the Discord fixtures and a few hostile inputs, so the
-// debug suite (ASan + UBSan) exercises every fuzz target on every run without clang.
+// Replays a fuzz target's entry point over its seed corpus (tests/data/MANDO_FUZZ_CORPUS) and a
+// few hostile inputs, so the debug suite (ASan + UBSan) exercises every fuzz target on every run
+// without clang.
 
 #include <cstdint>
 #include <filesystem>
@@ -17,7 +18,7 @@ int feed(const std::string& input) {
 }
 
 TEST(FuzzReplay, SeedCorpusRunsClean) {
-  auto dir = std::filesystem::path(std::getenv("MANDO_TEST_DATA")) / "discord";
+  auto dir = std::filesystem::path(std::getenv("MANDO_TEST_DATA")) / MANDO_FUZZ_CORPUS;
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".json") continue;
@@ -25,7 +26,7 @@ TEST(FuzzReplay, SeedCorpusRunsClean) {
     EXPECT_EQ(feed(std::string(std::istreambuf_iterator<char>(in), {})), 0) << entry.path();
     ++files;
   }
-  EXPECT_GE(files, 7);
+  EXPECT_GE(files, 4);
 }
 
 TEST(FuzzReplay, HostileInputsRunClean) {

@@ -20,6 +20,18 @@
 namespace mando::queue {
 namespace {
 
+// A client's value as error messages quote it: at most 64 characters, control characters as
+// '?', so a hostile request cannot make an error (or the log line that carries it) huge.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kMax = 64;
+  std::string out(value.substr(0, value.size() > kMax ? kMax - 3 : kMax));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (value.size() > kMax) out += "...";
+  return out;
+}
+
 namespace json = boost::json;
 using std::chrono::duration_cast;
 
@@ -101,7 +113,7 @@ std::int64_t read_integer(const json::value& v, std::string_view path, std::int6
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (ec == std::errc::result_out_of_range) out_of_range();
     if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
-      bad(path, fmt::format("\"{}\" is not an integer", s));
+      bad(path, fmt::format("\"{}\" is not an integer", shown(s)));
     }
   } else {
     bad(path, fmt::format("expected an integer, got {}", describe(v)));
@@ -125,7 +137,7 @@ double read_double(const json::value& v, std::string_view path) {
     std::string_view s = v.get_string();
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
-      bad(path, fmt::format("\"{}\" is not a number", s));
+      bad(path, fmt::format("\"{}\" is not a number", shown(s)));
     }
   } else {
     bad(path, fmt::format("expected a number, got {}", describe(v)));
@@ -173,7 +185,7 @@ T read_enum(const json::value& v, std::string_view path, const std::array<EnumVa
     for (const auto& e : table) {
       if (e.name == v.get_string()) return e.value;
     }
-    bad(path, fmt::format("unknown value \"{}\"", std::string_view(v.get_string())));
+    bad(path, fmt::format("unknown value \"{}\"", shown(v.get_string())));
   }
   if (!v.is_number())
     bad(path, fmt::format("expected an enum name or number, got {}", describe(v)));
@@ -606,9 +618,9 @@ Result<void> check_mask_path(std::string_view path) {
                 fmt::format("updateMask: {} cannot be updated{}", camel_case(path), hint));
   }
   if (find_mask_path(path) == nullptr) {
-    return fail(
-        ErrorKind::kInvalidArgument,
-        fmt::format("updateMask: \"{}\" is not an updatable field of Queue", camel_case(path)));
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("updateMask: \"{}\" is not an updatable field of Queue",
+                            shown(camel_case(path))));
   }
   return {};
 }
@@ -641,9 +653,9 @@ std::string format_timestamp(TimePoint time) {
 Result<TimePoint> parse_timestamp(std::string_view s) {
   using namespace std::chrono;
   auto invalid = [&] {
-    return fail(
-        ErrorKind::kInvalidArgument,
-        fmt::format("\"{}\" is not an RFC 3339 timestamp such as 2024-05-01T12:00:00.5Z", s));
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("\"{}\" is not an RFC 3339 timestamp such as 2024-05-01T12:00:00.5Z",
+                            shown(s)));
   };
   std::size_t i = 0;
   auto number = [&](std::size_t n, int& out) {
@@ -708,7 +720,7 @@ Result<Micros> parse_duration(std::string_view text) {
   constexpr std::int64_t kMaxSeconds = 315'576'000'000;
   auto invalid = [&] {
     return fail(ErrorKind::kInvalidArgument,
-                fmt::format("\"{}\" is not a duration such as \"10s\" or \"0.5s\"", text));
+                fmt::format("\"{}\" is not a duration such as \"10s\" or \"0.5s\"", shown(text)));
   };
   std::string_view s = text;
   if (!s.ends_with('s')) return invalid();

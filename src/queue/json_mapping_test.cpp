@@ -249,6 +249,18 @@ TEST(JsonMapping, EveryRefusalNamesTheField) {
   }
 }
 
+TEST(JsonMapping, RefusalsQuoteAtMost64CharactersOfTheValue) {
+  const std::string hostile = std::string(10000, '[') + "\n";
+  auto refused = parse_timestamp(hostile);
+  ASSERT_FALSE(refused);
+  EXPECT_LT(refused.error().message.size(), 200u);
+  EXPECT_NE(refused.error().message.find(std::string(61, '[') + "...\""), std::string::npos);
+  auto control = parse_duration("1\n0s");
+  ASSERT_FALSE(control);
+  EXPECT_NE(control.error().message.find("\"1?0s\""), std::string::npos)
+      << control.error().message;
+}
+
 TEST(JsonMapping, QueueRoundTrips) {
   Queue q;
   q.name = *QueueName::parse(kQueueName);
