@@ -311,8 +311,10 @@ Result<std::vector<DeclaredQueue>> read_declared_queues(const toml::table& file,
     if (table == nullptr) return bad(name, "must be a table");
     DeclaredQueue q;
     q.id = std::string(id.str());
-    for (const auto& [key_node, value] : *table) {
-      const std::string key(key_node.str());
+    for (const auto& entry : *table) {
+      // Not a structured binding: the lambdas below capture `value`, which clang 14 refuses.
+      const std::string key(entry.first.str());
+      const toml::node& value = entry.second;
       const std::string field = fmt::format("{} {}", name, key);
       auto integer = [&](int& out_value) -> Result<void> {
         auto v = value.as_integer();
