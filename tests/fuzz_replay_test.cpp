@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_data.hpp"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
@@ -18,7 +20,7 @@ int feed(const std::string& input) {
 }
 
 TEST(FuzzReplay, SeedCorpusRunsClean) {
-  auto dir = std::filesystem::path(std::getenv("MANDO_TEST_DATA")) / MANDO_FUZZ_CORPUS;
+  auto dir = mando::testing::test_data_dir() / MANDO_FUZZ_CORPUS;
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".json") continue;

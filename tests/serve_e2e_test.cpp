@@ -16,6 +16,7 @@
 #include "net/http_server.hpp"
 #include "support/process.hpp"
 #include "support/raw_http.hpp"
+#include "support/test_data.hpp"
 #include <signal.h>
 
 namespace mando::testing {
@@ -50,10 +51,7 @@ struct TestKey {
   }
 };
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(fs::path(std::getenv("MANDO_TEST_DATA")) / "discord" / name);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+std::string fixture(const std::string& name) { return read_test_data("discord/" + name); }
 
 std::string signed_request(const TestKey& key, const std::string& body,
                            const std::string& timestamp = "1700000000") {
@@ -237,8 +235,7 @@ TEST(Cli, ConfigCheckPrintsEffectiveConfigWithSecretsRedacted) {
 }
 
 TEST(Cli, ExampleConfigIsValid) {
-  auto example =
-      fs::path(std::getenv("MANDO_TEST_DATA")).parent_path().parent_path() / "mando.example.toml";
+  auto example = test_data_dir().parent_path().parent_path() / "mando.example.toml";
   auto r = run({MANDO_BINARY, "config", "check", example.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }

@@ -13,6 +13,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include "support/test_data.hpp"
+
 namespace mando::discord {
 namespace {
 
@@ -286,10 +288,7 @@ TEST_F(RegistryTest, AutocompleteReturnsAtMost25Choices) {
 }
 
 TEST_F(RegistryTest, AutocompleteFixture) {
-  const char* root = std::getenv("MANDO_TEST_DATA");
-  ASSERT_NE(root, nullptr);
-  std::ifstream in(std::filesystem::path(root) / "discord" / "autocomplete.json");
-  auto i = parse_interaction(std::string(std::istreambuf_iterator<char>(in), {}));
+  auto i = parse_interaction(testing::read_test_data("discord/autocomplete.json"));
   ASSERT_TRUE(i) << i.error().message;
   auto r = dispatch(std::move(*i));
   EXPECT_EQ(r.type, ResponseType::kApplicationCommandAutocompleteResult);
@@ -380,10 +379,7 @@ TEST_F(RegistryTest, PingIsAPong) {
 }
 
 TEST_F(RegistryTest, GuildFixtureReachesTheHandler) {
-  const char* root = std::getenv("MANDO_TEST_DATA");
-  ASSERT_NE(root, nullptr);
-  std::ifstream in(std::filesystem::path(root) / "discord" / "command_mando_dm_user_install.json");
-  auto i = parse_interaction(std::string(std::istreambuf_iterator<char>(in), {}));
+  auto i = parse_interaction(testing::read_test_data("discord/command_mando_dm_user_install.json"));
   ASSERT_TRUE(i) << i.error().message;
   auto r = dispatch(std::move(*i));
   EXPECT_EQ(r.type, ResponseType::kDeferredChannelMessageWithSource) << r.content();

@@ -9,18 +9,14 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "support/test_data.hpp"
+
 namespace mando::discord {
 namespace {
 
 namespace json = boost::json;
 
-std::string fixture(const std::string& name) {
-  const char* root = std::getenv("MANDO_TEST_DATA");
-  EXPECT_NE(root, nullptr) << "MANDO_TEST_DATA is not set";
-  std::ifstream in(std::filesystem::path(root ? root : ".") / "discord" / name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+std::string fixture(const std::string& name) { return testing::read_test_data("discord/" + name); }
 
 Interaction parse_ok(const std::string& body) {
   auto parsed = parse_interaction(body);

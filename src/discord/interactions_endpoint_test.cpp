@@ -11,6 +11,8 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "support/test_data.hpp"
+
 namespace mando::discord {
 namespace {
 
@@ -22,13 +24,7 @@ using namespace std::chrono_literals;
 const std::string kSeed = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
 const std::string kTimestamp = "1700000000";
 
-std::string fixture(const std::string& name) {
-  const char* root = std::getenv("MANDO_TEST_DATA");
-  EXPECT_NE(root, nullptr) << "MANDO_TEST_DATA is not set";
-  std::ifstream in(std::filesystem::path(root ? root : ".") / "discord" / name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+std::string fixture(const std::string& name) { return testing::read_test_data("discord/" + name); }
 
 // A request signed the way Discord signs one: Ed25519 over timestamp + raw body.
 net::Request signed_request(const std::string& body, const std::string& timestamp = kTimestamp) {
