@@ -515,6 +515,28 @@ std::vector<Choice> sanitize_choices(std::vector<Choice> choices, const OptionSp
   return out;
 }
 
+// What a handler answered, or why it did not: a handler that throws is a bug in a command
+// module, and becomes an ephemeral apology instead of a crash.
+struct HandlerOutcome {
+  std::optional<InteractionResponse> response;
+  std::string failure;
+};
+
+// `handler` lives in the registry, which outlives every dispatch.
+template <typename Handler, typename Context>
+boost::asio::awaitable<HandlerOutcome> run_guarded(const Handler& handler, Context context) {
+  HandlerOutcome outcome;
+  try {
+    boost::asio::awaitable<InteractionResponse> call = handler(std::move(context));
+    outcome.response = co_await std::move(call);
+  } catch (const std::exception& e) {
+    outcome.failure = e.what();
+  } catch (...) {
+    outcome.failure = "unknown exception";
+  }
+  co_return outcome;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -726,23 +748,15 @@ boost::asio::awaitable<InteractionResponse> CommandRegistry::run_command(
     co_return InteractionResponse::ephemeral(valid.error().message);
   }
   const std::string id = interaction.id;
-  std::optional<InteractionResponse> response;
-  std::string failure;
   // Named locals and a separate co_await: g++ 12 miscompiles brace-initialised temporaries
   // inside a co_await expression (the handler saw a bitwise copy; found by ASan).
   CommandContext context;
   context.interaction = std::move(interaction);
-  try {
-    boost::asio::awaitable<InteractionResponse> call = spec->handler(std::move(context));
-    response = co_await std::move(call);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "unknown exception";
-  }
+  HandlerOutcome outcome = co_await run_guarded(spec->handler, std::move(context));
+  auto& response = outcome.response;
   if (!response) {
     module_log()->error("command handler failed interaction_id={} command={} error=\"{}\"", id,
-                        spec->name, failure);
+                        spec->name, outcome.failure);
     co_return InteractionResponse::ephemeral(fmt::format(
         "Something went wrong running {}. Please try again later.", quote("/" + spec->name)));
   }
@@ -805,19 +819,11 @@ boost::asio::awaitable<InteractionResponse> CommandRegistry::run_component(
   context.interaction = std::move(interaction);
   const std::string id = context.interaction.id;
   const std::string custom_id = context.interaction.data.custom_id;
-  std::optional<InteractionResponse> response;
-  std::string failure;
-  try {
-    boost::asio::awaitable<InteractionResponse> call = route->handler(std::move(context));
-    response = co_await std::move(call);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "unknown exception";
-  }
+  HandlerOutcome outcome = co_await run_guarded(route->handler, std::move(context));
+  auto& response = outcome.response;
   if (!response) {
     module_log()->error("component handler failed interaction_id={} custom_id={} error=\"{}\"", id,
-                        custom_id, failure);
+                        custom_id, outcome.failure);
     co_return InteractionResponse::ephemeral("Something went wrong. Please try again later.");
   }
   co_return std::move(*response);
