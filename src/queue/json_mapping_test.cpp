@@ -257,8 +257,7 @@ TEST(JsonMapping, RefusalsQuoteAtMost64CharactersOfTheValue) {
   EXPECT_NE(refused.error().message.find(std::string(61, '[') + "...\""), std::string::npos);
   auto control = parse_duration("1\n0s");
   ASSERT_FALSE(control);
-  EXPECT_NE(control.error().message.find("\"1?0s\""), std::string::npos)
-      << control.error().message;
+  EXPECT_NE(control.error().message.find("\"1?0s\""), std::string::npos) << control.error().message;
 }
 
 TEST(JsonMapping, QueueRoundTrips) {
