@@ -105,15 +105,10 @@ QueueService::QueueService(const core::Config& config,
 
 Result<void> QueueService::start(const std::string& self_url) {
   std::vector<queue::Queue> declared;
-  for (const auto& d : config_.queues) {
-    declared.push_back(declared_queue(config_.queue, d));
-    queue::apply_defaults(declared.back());
-    if (auto ok = queue::validate(declared.back()); !ok) {
-      return fail(ok.error().kind,
-                  fmt::format("config: [queues.{}]: {}", d.id, ok.error().message));
-    }
+  for (const auto& d : config_.queues) declared.push_back(declared_queue(config_.queue, d));
+  if (auto ok = queue_->declare(std::move(declared)); !ok) {
+    return fail(ok.error().kind, fmt::format("config: {}", ok.error().message));
   }
-  if (auto ok = queue_->declare(std::move(declared)); !ok) return ok;
   const std::string base =
       config_.queue.worker_base_url.empty() ? self_url : config_.queue.worker_base_url;
   return queue_->start_dispatch(base);

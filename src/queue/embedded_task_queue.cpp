@@ -86,7 +86,10 @@ void EmbeddedTaskQueue::stop() {
 Result<void> EmbeddedTaskQueue::declare(std::vector<Queue> queues) {
   for (Queue& queue : queues) {
     apply_defaults(queue);
-    if (auto ok = validate(queue); !ok) return ok;
+    if (auto ok = validate(queue); !ok) {
+      return fail(ok.error().kind,
+                  fmt::format("[queues.{}] {}", queue.name.queue, ok.error().message));
+    }
     auto stored = deps_.store.get_queue(queue.name);
     if (!stored && stored.error().kind != ErrorKind::kNotFound) {
       return tl::unexpected(stored.error());

@@ -43,7 +43,8 @@ class EmbeddedTaskQueue final : public TaskQueue {
   ~EmbeddedTaskQueue() override;
 
   // Creates each queue that does not exist and gives existing ones these settings (their
-  // state too): the queues an operator declares in the config file. Blocks: call at start-up.
+  // state too): the queues an operator declares in the config file; errors name the queue as
+  // the file does ("[queues.images] queue.rateLimits..."). Blocks: call at start-up.
   Result<void> declare(std::vector<Queue> queues);
   // Forgets every tombstone (tests, local development).
   boost::asio::awaitable<Result<void>> reset_deduplication();

@@ -189,44 +189,48 @@ std::string_view to_string(TaskState state) {
 }
 
 Result<void> validate(const Queue& queue) {
-  if (auto ok = check_queue_ids(queue.name, "name"); !ok) return ok;
+  if (auto ok = check_queue_ids(queue.name, "queue.name"); !ok) return ok;
   const auto& rate = queue.rate_limits;
   if (!(rate.max_dispatches_per_second > 0 && rate.max_dispatches_per_second <= 500)) {
-    return invalid(fmt::format("rateLimits.maxDispatchesPerSecond: must be in (0, 500], got {}",
-                               rate.max_dispatches_per_second));
+    return invalid(
+        fmt::format("queue.rateLimits.maxDispatchesPerSecond: must be in (0, 500], got {}",
+                    rate.max_dispatches_per_second));
   }
   if (rate.max_burst_size < 1) {
-    return invalid(
-        fmt::format("rateLimits.maxBurstSize: must be at least 1, got {}", rate.max_burst_size));
+    return invalid(fmt::format("queue.rateLimits.maxBurstSize: must be at least 1, got {}",
+                               rate.max_burst_size));
   }
   if (rate.max_concurrent_dispatches < 1 || rate.max_concurrent_dispatches > 5000) {
-    return invalid(fmt::format("rateLimits.maxConcurrentDispatches: must be in [1, 5000], got {}",
-                               rate.max_concurrent_dispatches));
+    return invalid(
+        fmt::format("queue.rateLimits.maxConcurrentDispatches: must be in [1, 5000], got {}",
+                    rate.max_concurrent_dispatches));
   }
   const auto& retry = queue.retry_config;
   if (retry.max_attempts < -1) {
-    return invalid(fmt::format("retryConfig.maxAttempts: must be -1 (unlimited) or more, got {}",
-                               retry.max_attempts));
+    return invalid(
+        fmt::format("queue.retryConfig.maxAttempts: must be -1 (unlimited) or more, got {}",
+                    retry.max_attempts));
   }
   if (retry.max_retry_duration.count() < 0) {
-    return invalid("retryConfig.maxRetryDuration: must not be negative");
+    return invalid("queue.retryConfig.maxRetryDuration: must not be negative");
   }
   if (retry.min_backoff.count() < 0) {
-    return invalid("retryConfig.minBackoff: must not be negative");
+    return invalid("queue.retryConfig.minBackoff: must not be negative");
   }
   if (retry.max_backoff.count() < 0) {
-    return invalid("retryConfig.maxBackoff: must not be negative");
+    return invalid("queue.retryConfig.maxBackoff: must not be negative");
   }
   if (retry.min_backoff > retry.max_backoff) {
-    return invalid("retryConfig.minBackoff: must not exceed retryConfig.maxBackoff");
+    return invalid("queue.retryConfig.minBackoff: must not exceed queue.retryConfig.maxBackoff");
   }
   if (retry.max_doublings < 0) {
-    return invalid(
-        fmt::format("retryConfig.maxDoublings: must not be negative, got {}", retry.max_doublings));
+    return invalid(fmt::format("queue.retryConfig.maxDoublings: must not be negative, got {}",
+                               retry.max_doublings));
   }
   if (!queue.worker_base_url.empty() && !is_absolute_http_url(queue.worker_base_url)) {
-    return invalid(fmt::format("workerBaseUrl: \"{}\" is not an absolute http or https URL",
-                               queue.worker_base_url));
+    return invalid(fmt::format(
+        "queue.appEngineRoutingOverride.host: \"{}\" is not an absolute http or https URL",
+        queue.worker_base_url));
   }
   return {};
 }

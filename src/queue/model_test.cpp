@@ -136,23 +136,25 @@ TEST(ValidateQueueTest, NamesTheFieldOutOfRange) {
     void (*spoil)(Queue&);
   };
   const Case cases[] = {
-      {"name", [](Queue& q) { q.name.queue = "bad queue"; }},
-      {"rateLimits.maxDispatchesPerSecond",
+      {"queue.name", [](Queue& q) { q.name.queue = "bad queue"; }},
+      {"queue.rateLimits.maxDispatchesPerSecond",
        [](Queue& q) { q.rate_limits.max_dispatches_per_second = 0; }},
-      {"rateLimits.maxDispatchesPerSecond",
+      {"queue.rateLimits.maxDispatchesPerSecond",
        [](Queue& q) { q.rate_limits.max_dispatches_per_second = 500.5; }},
-      {"rateLimits.maxBurstSize", [](Queue& q) { q.rate_limits.max_burst_size = 0; }},
-      {"rateLimits.maxConcurrentDispatches",
+      {"queue.rateLimits.maxBurstSize", [](Queue& q) { q.rate_limits.max_burst_size = 0; }},
+      {"queue.rateLimits.maxConcurrentDispatches",
        [](Queue& q) { q.rate_limits.max_concurrent_dispatches = 0; }},
-      {"rateLimits.maxConcurrentDispatches",
+      {"queue.rateLimits.maxConcurrentDispatches",
        [](Queue& q) { q.rate_limits.max_concurrent_dispatches = 5001; }},
-      {"retryConfig.maxAttempts", [](Queue& q) { q.retry_config.max_attempts = -2; }},
-      {"retryConfig.maxRetryDuration", [](Queue& q) { q.retry_config.max_retry_duration = -1us; }},
-      {"retryConfig.minBackoff", [](Queue& q) { q.retry_config.min_backoff = -1us; }},
-      {"retryConfig.maxBackoff", [](Queue& q) { q.retry_config.max_backoff = -1us; }},
-      {"retryConfig.minBackoff", [](Queue& q) { q.retry_config.min_backoff = 3601s; }},
-      {"retryConfig.maxDoublings", [](Queue& q) { q.retry_config.max_doublings = -1; }},
-      {"workerBaseUrl", [](Queue& q) { q.worker_base_url = "ftp://example.com"; }},
+      {"queue.retryConfig.maxAttempts", [](Queue& q) { q.retry_config.max_attempts = -2; }},
+      {"queue.retryConfig.maxRetryDuration",
+       [](Queue& q) { q.retry_config.max_retry_duration = -1us; }},
+      {"queue.retryConfig.minBackoff", [](Queue& q) { q.retry_config.min_backoff = -1us; }},
+      {"queue.retryConfig.maxBackoff", [](Queue& q) { q.retry_config.max_backoff = -1us; }},
+      {"queue.retryConfig.minBackoff", [](Queue& q) { q.retry_config.min_backoff = 3601s; }},
+      {"queue.retryConfig.maxDoublings", [](Queue& q) { q.retry_config.max_doublings = -1; }},
+      {"queue.appEngineRoutingOverride.host",
+       [](Queue& q) { q.worker_base_url = "ftp://example.com"; }},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.field);

@@ -185,15 +185,9 @@ Result<TaskFilter> task_filter(const net::Request& request) {
       fmt::format("filter: \"{}\" is not supported (use state:FAILED or state:PENDING)", text));
 }
 
-// validate() names fields relative to the queue; the API names them from the request.
+// QueueName::parse() names the field "name"; the API names it from the request.
 Error queue_field_error(Error error) {
-  std::string_view message = error.message;
-  if (message.starts_with("workerBaseUrl")) {
-    error.message = fmt::format("queue.appEngineRoutingOverride.host{}",
-                                message.substr(std::string_view("workerBaseUrl").size()));
-  } else {
-    error.message = fmt::format("queue.{}", message);
-  }
+  error.message = fmt::format("queue.{}", error.message);
   return error;
 }
 
@@ -317,7 +311,7 @@ class Call {
     }
     auto queue = queue_from_body(*body, *parsed);
     if (!queue) co_return error_response(queue.error());
-    if (auto ok = validate(*queue); !ok) co_return error_response(queue_field_error(ok.error()));
+    // The TaskQueue fills in defaults and validates, naming fields as the API does.
     co_return queue_reply(co_await queue_.create_queue(std::move(*queue)));
   }
 
