@@ -11,10 +11,11 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev ca-certificates libsodium-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
+  libcairo2-dev libspng-dev libwebp-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
-    libgtest-dev libgmock-dev libbenchmark-dev
+    libgtest-dev libgmock-dev libbenchmark-dev libpng-dev
     clang libclang-rt-14-dev clang-format curl wrk
     nodejs npm
   )

@@ -1,0 +1,236 @@
+// `mando render`: draws a mandala to a file, the same picture /mando makes for the same spec.
+//
+//   1. The spec starts from --spec (canonical text, as printed by an earlier run) or the
+//      defaults; every option given on the command line then overrides its field.
+//   2. Without a seed (no --seed, none in --spec) a random one is chosen.
+//   3. The canonical spec line goes to stdout, so the picture can be made again with
+//      `mando render --spec "<line>"`; what was written goes to stderr.
+//   4. Exit status: 0 written; 2 a bad option or spec (CLI11's range checks, or validate());
+//      1 rendering or writing failed.
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "app/cli.hpp"
+#include "render/render.hpp"
+#include "render/spec.hpp"
+
+namespace mando::app {
+namespace {
+
+using render::MandalaSpec;
+
+constexpr int kRenderFailed = 1;
+constexpr int kUsageError = 2;
+constexpr int kDefaultFrames = 48;
+constexpr int kDefaultAnimatedSize = 512;
+constexpr int kDefaultAnimatedQuality = 80;
+
+struct RenderFlags {
+  std::string spec_text;
+  std::string output;
+  std::uint64_t seed = 0;
+  int size = 0, layers = 0, points = 0, quality = 0, frames = 0, symmetry = 0;
+  std::string radii, style, mirror, palette, face, edge, bg, background, gallery, format, motion;
+  double alpha = 0, stroke = 0;
+  bool glow = true, lossy = false, lossless = false, animate = false;
+};
+
+[[noreturn]] void exit_with(int status, std::string_view message) {
+  fmt::print(stderr, "mando: {}\n", message);
+  throw CLI::RuntimeError(status);
+}
+
+std::vector<std::string> with_random(std::vector<std::string_view> names) {
+  std::vector<std::string> out(names.begin(), names.end());
+  out.emplace_back("random");
+  return out;
+}
+
+const CLI::Validator kColour(
+    [](std::string& value) {
+      auto c = render::parse_colour(value);
+      return c ? std::string() : c.error().message;
+    },
+    "#RRGGBB", "colour");
+
+const CLI::Validator kGrid(
+    [](std::string& value) -> std::string {
+      MandalaSpec probe;
+      auto parsed = render::parse_spec("grid=" + value);
+      return parsed ? std::string() : parsed.error().message;
+    },
+    "ROWSxCOLS (1..8 each)", "grid");
+
+std::uint64_t random_seed() {
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) | device();
+}
+
+MandalaSpec build_spec(const CLI::App& cmd, const RenderFlags& f) {
+  auto given = [&](const char* name) { return cmd.count(name) > 0; };
+  MandalaSpec spec;
+  bool has_seed = false;
+  if (given("--spec")) {
+    auto parsed = render::parse_spec(f.spec_text);
+    if (!parsed) exit_with(kUsageError, "--spec: " + parsed.error().message);
+    spec = std::move(*parsed);
+    has_seed = (" " + f.spec_text).find(" seed=") != std::string::npos;
+  }
+  auto parse_field = [&](const char* name, const std::string& key, const std::string& value) {
+    if (!given(name)) return;
+    // One parser for command line and spec text, so both accept and refuse the same values.
+    auto merged = render::parse_spec(key + "=" + value);
+    if (!merged) exit_with(kUsageError, fmt::format("{}: {}", name, merged.error().message));
+    MandalaSpec one = *merged;
+    if (key == "radii") {
+      spec.radii = one.radii, spec.layers = one.layers;
+    } else if (key == "style") {
+      spec.style = one.style;
+    } else if (key == "mirror") {
+      spec.mirror = one.mirror;
+    } else if (key == "face") {
+      spec.face = one.face;
+    } else if (key == "edge") {
+      spec.edge = one.edge;
+    } else if (key == "bg") {
+      spec.background_colour = one.background_colour;
+    } else if (key == "background") {
+      spec.background = one.background;
+    } else if (key == "grid") {
+      spec.rows = one.rows, spec.cols = one.cols;
+    } else if (key == "motion") {
+      spec.motion = one.motion;
+    }
+  };
+  if (given("--seed")) spec.seed = f.seed, has_seed = true;
+  if (!has_seed) spec.seed = random_seed();
+  if (given("--size")) spec.size = f.size;
+  if (given("--layers")) spec.layers = f.layers, spec.radii.clear();
+  parse_field("--radii", "radii", f.radii);
+  if (given("--symmetry")) spec.symmetry = {f.symmetry};
+  if (given("--points")) spec.points = f.points;
+  parse_field("--style", "style", f.style);
+  parse_field("--mirror", "mirror", f.mirror);
+  if (given("--palette")) spec.palette = f.palette;
+  parse_field("--face", "face", f.face);
+  parse_field("--edge", "edge", f.edge);
+  if (given("--alpha")) spec.alpha = f.alpha;
+  parse_field("--background", "background", f.background);
+  parse_field("--bg", "bg", f.bg);
+  if (given("--stroke")) spec.stroke = f.stroke;
+  if (given("--glow")) spec.glow = f.glow;
+  parse_field("--gallery", "grid", f.gallery);
+  parse_field("--motion", "motion", f.motion);
+  if (f.animate || given("--frames")) {
+    // An animation is an animated WebP; lossy unless asked otherwise, to keep it small.
+    spec.frames = given("--frames") ? f.frames : kDefaultFrames;
+    spec.format = render::Format::kWebp;
+    spec.lossy = !f.lossless;
+    if (!given("--quality")) spec.quality = kDefaultAnimatedQuality;
+    if (!given("--size") && !given("--spec")) spec.size = kDefaultAnimatedSize;
+  }
+  if (given("--format"))
+    spec.format = f.format == "webp" ? render::Format::kWebp : render::Format::kPng;
+  if (f.lossy || given("--quality")) spec.lossy = true;
+  if (f.lossless) spec.lossy = false;
+  if (given("--quality")) spec.quality = f.quality;
+  // --lossy alone means WebP; PNG has no lossy mode.
+  if (spec.lossy && !given("--format")) spec.format = render::Format::kWebp;
+  if (auto valid = render::validate(spec); !valid) exit_with(kUsageError, valid.error().message);
+  return spec;
+}
+
+}  // namespace
+
+void add_render_command(CLI::App& app) {
+  auto flags = std::make_shared<RenderFlags>();
+  auto* cmd = app.add_subcommand(
+      "render",
+      "Draw a mandala to a PNG or WebP file (or an animated WebP) and print its spec, the line "
+      "that reproduces it");
+  auto& f = *flags;
+  cmd->add_option("-o,--output", f.output,
+                  "File to write (default: mandala-SEED.png or .webp in the current directory)");
+  cmd->add_option(
+      "--spec", f.spec_text,
+      "Start from a spec line printed by an earlier run; options given too override it");
+  cmd->add_option("--seed", f.seed, "64-bit seed (default: random, printed)");
+  cmd->add_option("--size", f.size, "Width and height in pixels (default 1024; 512 animated)")
+      ->check(CLI::Range(render::kMinSize, render::kMaxSize));
+  cmd->add_option("--layers", f.layers, "Number of layers, radii spaced evenly (default 4)")
+      ->check(CLI::Range(1, render::kMaxLayers));
+  cmd->add_option("--radii", f.radii,
+                  "Layer radii as fractions of the cell radius, e.g. 1,0.7,0.4 (each in (0, 1], "
+                  "up to 8)");
+  cmd->add_option("--symmetry", f.symmetry,
+                  fmt::format("Rotational order of every layer (default: each layer picks from "
+                              "{})",
+                              fmt::join(render::kRandomSymmetries, ", ")))
+      ->check(CLI::Range(1, render::kMaxSymmetry));
+  cmd->add_option("--points", f.points, "Seed elements per segment (default 6)")
+      ->check(CLI::Range(render::kMinPoints, render::kMaxPoints));
+  cmd->add_option("--style", f.style, "Connecting function (default random, per layer)")
+      ->check(CLI::IsMember({"line", "fill", "bezier", "bezier_fill", "random"}));
+  cmd->add_option("--mirror", f.mirror, "Mirror-symmetric seed segment (default random)")
+      ->check(CLI::IsMember({"yes", "no", "random"}));
+  cmd->add_option("--palette", f.palette, "Colour map or palette (default random)")
+      ->check(CLI::IsMember(with_random(render::palette_names())));
+  cmd->add_option("--face", f.face, "Face colour of every layer, overriding the palette")
+      ->check(kColour);
+  cmd->add_option("--edge", f.edge, "Edge colour of every layer, overriding the palette")
+      ->check(kColour);
+  cmd->add_option("--alpha", f.alpha, "Face opacity (default 0.7)")
+      ->check(CLI::Range(render::kMinAlpha, 1.0));
+  cmd->add_option("--background", f.background, "Background (default radial)")
+      ->check(CLI::IsMember({"transparent", "solid", "radial"}));
+  cmd->add_option("--bg", f.bg, "Background colour, overriding the palette")->check(kColour);
+  cmd->add_option("--stroke", f.stroke, "Edge width in pixels at 1024 px, 0 = none (default 1.5)")
+      ->check(CLI::Range(0.0, render::kMaxStroke));
+  cmd->add_flag("--glow,!--no-glow", f.glow, "Soft glow behind the edges (default on)");
+  cmd->add_option("--gallery", f.gallery, "A grid of ROWSxCOLS mandalas in one image, e.g. 4x4")
+      ->check(kGrid);
+  cmd->add_option("--format", f.format, "Output format (default png)")
+      ->check(CLI::IsMember({"png", "webp"}));
+  auto* lossy = cmd->add_flag("--lossy", f.lossy, "Lossy WebP (implies --format webp)");
+  auto* lossless =
+      cmd->add_flag("--lossless", f.lossless, "Lossless WebP (the default for stills)");
+  lossy->excludes(lossless);
+  cmd->add_option("--quality", f.quality, "Lossy WebP quality (default 90; 80 animated)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_flag("--animate", f.animate,
+                fmt::format("Animated WebP of the mandala turning ({} frames, {} px, lossy "
+                            "unless --lossless)",
+                            kDefaultFrames, kDefaultAnimatedSize));
+  cmd->add_option("--frames", f.frames, "Animation frames (implies --animate)")
+      ->check(CLI::Range(render::kMinFrames, render::kMaxFrames));
+  cmd->add_option("--motion", f.motion, "Animation: turn, or bloom (breathe while turning)")
+      ->check(CLI::IsMember({"turn", "bloom"}));
+
+  cmd->callback([cmd, flags] {
+    const MandalaSpec spec = build_spec(*cmd, *flags);
+    const std::string line = render::format_spec(spec);
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+    auto bytes = render::render_file(spec);
+    if (!bytes) exit_with(kRenderFailed, bytes.error().message);
+    const std::string path = !flags->output.empty() ? flags->output
+                                                    : fmt::format("mandala-{}.{}", spec.seed,
+                                                                  render::file_extension(spec));
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes->data()),
+              static_cast<std::streamsize>(bytes->size()));
+    out.close();
+    if (!out) exit_with(kRenderFailed, fmt::format("cannot write {}", path));
+    fmt::print(stderr, "wrote {} ({} bytes, {}x{})\n", path, bytes->size(), spec.size, spec.size);
+  });
+}
+
+}  // namespace mando::app
