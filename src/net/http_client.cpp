@@ -6,10 +6,15 @@
 //     call below runs on that strand: a multi handle is not thread-safe.
 //  2. add() builds an easy handle for the request (options, header list, MIME body) and adds it
 //     to the multi handle. curl answers by calling the timer callback with 0 ms.
-//  3. Timer callback (CURLMOPT_TIMERFUNCTION): curl asks to be woken after N ms (-1: never). One
-//     steady_timer on the strand; when it fires we call
-//     curl_multi_socket_action(CURL_SOCKET_TIMEOUT). curl forbids calling it from inside the
-//     callback, which is why the timer always goes through the event loop, even for 0 ms.
+//  3. Timer callback (CURLMOPT_TIMERFUNCTION): curl asks to be woken after N ms (-1: never), and
+//     each call replaces the previous request. curl forbids calling
+//     curl_multi_socket_action(CURL_SOCKET_TIMEOUT) from inside the callback, so the wake-up
+//     always goes through the event loop: 0 ms is a post onto the strand (curl asks for it after
+//     every added transfer), anything later a deadline (`wanted_`) kept by one steady_timer.
+//     Re-arming that timer costs a timerfd_settime system call whenever it becomes the reactor's
+//     earliest timer, which was an eighth of the CPU of a busy dispatcher, so the timer is only
+//     moved earlier, never later: when it fires before `wanted_` it is re-armed for `wanted_`.
+//     Firing early is harmless, firing late is not: curl does not repeat a request it made.
 //  4. Socket callback (CURLMOPT_SOCKETFUNCTION): curl says which sockets to watch and for what
 //     (IN, OUT, INOUT, REMOVE). Each socket gets a Socket record attached with
 //     curl_multi_assign: a stream_descriptor wrapping curl's fd plus the wanted directions and
@@ -31,6 +36,7 @@
 #include <array>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
@@ -159,6 +165,8 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   Result<void> configure(Transfer& transfer);
   void watch(const std::shared_ptr<Socket>& socket);
   void on_ready(const std::shared_ptr<Socket>& socket, int direction, error_code ec);
+  void arm_timer(std::chrono::steady_clock::time_point deadline);
+  void on_timer_fired();
   void on_timeout();
   void socket_action(curl_socket_t fd, int events);
   void drain();
@@ -168,6 +176,10 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   HttpClientOptions options_;
   Strand strand_;
   asio::steady_timer timer_;
+  // What curl asked for last (step 3), and the expiry of the wait in flight on timer_, if any.
+  std::optional<std::chrono::steady_clock::time_point> wanted_;
+  std::optional<std::chrono::steady_clock::time_point> armed_;
+  bool timeout_posted_ = false;
   MultiPtr multi_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
   std::unordered_map<curl_socket_t, std::shared_ptr<Socket>> sockets_;
@@ -538,20 +550,53 @@ void HttpClient::Impl::on_ready(const std::shared_ptr<Socket>& socket, int direc
 
 int HttpClient::Impl::on_timer(CURLM*, long timeout_ms, void* userp) {
   auto& self = *static_cast<Impl*>(userp);
+  self.wanted_.reset();
   if (self.closed_) return 0;
   if (timeout_ms < 0) {
-    self.timer_.cancel();
+    // Nothing to wait for: drop the wait in flight too, or it would keep the io_context busy
+    // (cancelling costs no system call; moving the timer does).
+    if (self.armed_) {
+      self.armed_.reset();
+      self.timer_.cancel();
+    }
     return 0;
   }
-  // expires_after cancels a pending wait. A wait that already completed but whose handler has
-  // not run yet still calls socket_action early; curl tolerates that and re-arms the timer.
-  self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-  self.timer_.async_wait(
-      asio::bind_executor(self.strand_, [weak = self.weak_from_this()](error_code ec) {
-        if (ec) return;
-        if (auto impl = weak.lock()) impl->on_timeout();
-      }));
+  if (timeout_ms == 0) {
+    if (!self.timeout_posted_) {
+      self.timeout_posted_ = true;
+      asio::post(self.strand_, [weak = self.weak_from_this()] {
+        if (auto impl = weak.lock()) {
+          impl->timeout_posted_ = false;
+          impl->on_timeout();
+        }
+      });
+    }
+    return 0;
+  }
+  self.wanted_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (!self.armed_ || *self.wanted_ < *self.armed_) self.arm_timer(*self.wanted_);
   return 0;
+}
+
+void HttpClient::Impl::arm_timer(std::chrono::steady_clock::time_point deadline) {
+  // expires_at cancels the wait in flight; its handler sees operation_aborted.
+  armed_ = deadline;
+  timer_.expires_at(deadline);
+  timer_.async_wait(asio::bind_executor(strand_, [weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto impl = weak.lock()) impl->on_timer_fired();
+  }));
+}
+
+void HttpClient::Impl::on_timer_fired() {
+  armed_.reset();
+  if (closed_ || !wanted_) return;
+  if (*wanted_ > std::chrono::steady_clock::now()) {
+    arm_timer(*wanted_);  // fired early: curl moved its deadline later meanwhile
+    return;
+  }
+  wanted_.reset();
+  on_timeout();
 }
 
 void HttpClient::Impl::on_timeout() {

@@ -722,6 +722,27 @@ TEST_F(HttpClientTest, DestroyingTheClientCompletesPendingRequestsWithUnavailabl
   EXPECT_EQ(result.error().kind, ErrorKind::kUnavailable) << result.error().to_string();
 }
 
+// curl's timeouts (connect, total) are waits on a timer; once the last transfer is done none
+// may remain, or an io_context run to completion would wait for the longest of them.
+TEST_F(HttpClientTest, AnIdleClientLeavesItsContextNoWork) {
+  start_server([](const ServerRequest&) { return Reply{response(200, "ok")}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  std::optional<Result<ClientResponse>> result;
+  ClientRequest request = get("/once");
+  request.timeout = std::chrono::hours(1);
+  request.connect_timeout = std::chrono::hours(1);
+  asio::co_spawn(
+      ioc, client.send(std::move(request)),
+      [&result](std::exception_ptr, Result<ClientResponse> r) { result = std::move(r); });
+  // Returns as soon as no work is left; the bound only keeps a regression from hanging.
+  ioc.run_for(kBound);
+  EXPECT_TRUE(ioc.stopped()) << "work remained after the transfer completed";
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(*result) << result->error().to_string();
+  EXPECT_EQ((*result)->status, 200);
+}
+
 TEST_F(HttpClientTest, DestroyingClientAndContextWithAPendingRequestIsClean) {
   start_server([](const ServerRequest&) { return Reply{.bytes = {}, .hang = true}; });
   bool completed = false;
