@@ -1,6 +1,9 @@
 #include "queue/model.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -219,12 +222,20 @@ TEST(ValidateTaskTest, NamesTheFieldThatIsWrong) {
   }
 }
 
-TEST(GenerateTaskIdTest, TwentyDigitsThatDoNotRepeat) {
+TEST(GenerateTaskIdTest, TwentySixDigitsInCreationOrderThatDoNotRepeat) {
   std::set<std::string> seen;
+  const auto before = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string previous;
   for (int i = 0; i < 1000; ++i) {
     auto id = generate_task_id();
-    ASSERT_EQ(id.size(), 20u);
+    ASSERT_EQ(id.size(), 26u);
     EXPECT_EQ(id.find_first_not_of("0123456789"), std::string::npos) << id;
+    // The time prefix never goes back, so names sort by creation (up to the microsecond).
+    EXPECT_GE(id.substr(0, 16), previous.substr(0, std::min<std::size_t>(16, previous.size())));
+    EXPECT_GE(std::stoll(id.substr(0, 16)), before);
+    previous = id;
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);

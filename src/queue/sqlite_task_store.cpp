@@ -305,7 +305,10 @@ class SqliteTaskStore::Connection {
         raw,
         static_cast<int>(
             std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count()));
-    std::string pragmas = fmt::format("PRAGMA cache_size = -{};", options.cache_kib);
+    // Statement journals and sorts stay in memory: on disk, each was a temporary file created
+    // and deleted inside a transaction.
+    std::string pragmas =
+        fmt::format("PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;", options.cache_kib);
     if (writer) {
       pragmas += fmt::format(
           "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA journal_size_limit = {};",
@@ -532,19 +535,17 @@ SqliteTaskStore::~SqliteTaskStore() {
 template <typename T>
 Result<T> SqliteTaskStore::write(std::function<Result<T>(Connection&)> fn) {
   std::optional<Result<T>> answer;
-  Write w{[&](Connection& c) -> Result<void> {
-            answer = fn(c);
-            if (!*answer) return tl::unexpected(answer->error());
-            return {};
-          },
-          {},
-          false};
+  Write w([&](Connection& c) -> Result<void> {
+    answer = fn(c);
+    if (!*answer) return tl::unexpected(answer->error());
+    return {};
+  });
   {
-    std::unique_lock lock(write_mutex_);
+    std::lock_guard lock(write_mutex_);
     pending_.push_back(&w);
-    write_ready_.notify_one();
-    write_done_.wait(lock, [&] { return w.done; });
   }
+  write_ready_.notify_one();
+  w.finished.acquire();
   if (!w.outcome) return tl::unexpected(w.outcome.error());
   return std::move(*answer);
 }
@@ -562,11 +563,8 @@ void SqliteTaskStore::writer_loop() {
       }
     }
     run_batch(batch);
-    {
-      std::lock_guard lock(write_mutex_);
-      for (Write* w : batch) w->done = true;  // `w` may be gone as soon as the lock drops
-    }
-    write_done_.notify_all();
+    // `w` may be gone as soon as its semaphore is released.
+    for (Write* w : batch) w->finished.release();
     batch.clear();
   }
 }

@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <thread>
 #include <vector>
 
@@ -119,9 +120,14 @@ class SqliteTaskStore final : public TaskStore {
  private:
   // One write waiting for the writer thread (step 1 of the walkthrough).
   struct Write {
+    explicit Write(std::function<Result<void>(Connection&)> fn) : run(std::move(fn)) {}
+
     std::function<Result<void>(Connection&)> run;
     Result<void> outcome;
-    bool done = false;
+    // Released by the writer once `outcome` is final. One per write, so a commit wakes exactly
+    // the callers whose writes it held (a shared condition variable woke every waiting store
+    // thread on every commit).
+    std::binary_semaphore finished{0};
   };
 
   SqliteTaskStore(SqliteOptions options, std::unique_ptr<Connection> writer);
@@ -154,7 +160,6 @@ class SqliteTaskStore final : public TaskStore {
 
   std::mutex write_mutex_;
   std::condition_variable write_ready_;  // the writer waits for writes or stop_
-  std::condition_variable write_done_;   // callers wait for their Write::done
   std::deque<Write*> pending_;
   bool stop_ = false;
   std::thread writer_thread_;
