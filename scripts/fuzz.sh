@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 # target:seed corpus (as in fuzz/CMakeLists.txt)
-targets=(fuzz_interaction:discord fuzz_options:discord fuzz_cloud_tasks_json:cloud_tasks)
+targets=(fuzz_interaction:discord fuzz_options:discord fuzz_cloud_tasks_json:cloud_tasks
+         fuzz_render_spec:render)
 scripts/install-deps.sh --test
 cmake --preset fuzz
 cmake --build --preset fuzz --target "${targets[@]%%:*}"
@@ -15,7 +16,7 @@ for entry in "${targets[@]}"; do
   target=${entry%%:*}
   corpus=build/fuzz/corpus-$target
   mkdir -p "$corpus"
-  cp -n tests/data/"${entry#*:}"/*.json "$corpus/" 2>/dev/null || true
+  cp -n tests/data/"${entry#*:}"/*.{json,txt} "$corpus/" 2>/dev/null || true
   echo "== $target for ${seconds}s"
   build/fuzz/fuzz/$target -max_total_time="$seconds" -max_len=65536 -timeout=10 \
     -artifact_prefix=build/fuzz/findings/$target- -print_final_stats=1 "$corpus"

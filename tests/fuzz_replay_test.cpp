@@ -23,7 +23,8 @@ TEST(FuzzReplay, SeedCorpusRunsClean) {
   auto dir = mando::testing::test_data_dir() / MANDO_FUZZ_CORPUS;
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() != ".json") continue;
+    // JSON bodies, and plain text for text formats (render specs).
+    if (entry.path().extension() != ".json" && entry.path().extension() != ".txt") continue;
     std::ifstream in(entry.path(), std::ios::binary);
     EXPECT_EQ(feed(std::string(std::istreambuf_iterator<char>(in), {})), 0) << entry.path();
     ++files;

@@ -194,7 +194,8 @@ void add_render_command(CLI::App& app) {
   cmd->add_option("--bg", f.bg, "Background colour, overriding the palette")->check(kColour);
   cmd->add_option("--stroke", f.stroke, "Edge width in pixels at 1024 px, 0 = none (default 1.5)")
       ->check(CLI::Range(0.0, render::kMaxStroke));
-  cmd->add_flag("--glow,!--no-glow", f.glow, "Soft glow behind the edges (default on)");
+  cmd->add_flag("--glow,!--no-glow", f.glow,
+                "Soft glow behind the edges (default off: it costs time and bytes)");
   cmd->add_option("--gallery", f.gallery, "A grid of ROWSxCOLS mandalas in one image, e.g. 4x4")
       ->check(kGrid);
   cmd->add_option("--format", f.format, "Output format (default png)")

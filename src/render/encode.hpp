@@ -20,11 +20,12 @@ namespace mando::render {
 using Bytes = std::vector<std::uint8_t>;
 
 struct PngOptions {
-  // zlib level 0..9. 3 with the "up" filter: nearly level 9's size on flat vector art at a
-  // fraction of the time (measured at 1024 px, docs/RENDERER.md).
-  int level = 3;
-  // An spng_filter_choice bit set (SPNG_FILTER_CHOICE_*); 0 = the default, "up" only.
-  int filters = 0;
+  // Measured at 1024 px on the default picture (docs/RENDERER.md): flat vector art compresses
+  // best with no row filter (the filters turn flat runs into noise around every antialiased
+  // edge), and zlib level 3 gives nearly level 6's size in under half the time.
+  int level = 3;     // zlib level 0..9
+  int filters = 0;   // an spng_filter_choice bit set (SPNG_FILTER_CHOICE_*); 0 = none only
+  int strategy = 0;  // zlib strategy: 0 default, 1 filtered, 3 run-length
 };
 
 struct WebpOptions {

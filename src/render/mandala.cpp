@@ -1,6 +1,7 @@
 #include "render/mandala.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -250,8 +251,8 @@ void draw_layer(cairo_t* cr, const MandalaSpec& spec, const Layer& layer, Point 
     // the rotational symmetry exact.
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
-    for (double w : {9.0, 5.0, 2.5}) {
-      set_colour(cr, edge, 0.07);
+    for (double w : {8.0, 3.5}) {
+      set_colour(cr, edge, 0.09);
       cairo_set_line_width(cr, edge_width + w * px);
       cairo_stroke_preserve(cr);
     }
@@ -260,6 +261,7 @@ void draw_layer(cairo_t* cr, const MandalaSpec& spec, const Layer& layer, Point 
     set_colour(cr, layer.face, spec.alpha);
     cairo_fill_preserve(cr);
   }
+
   if (edge_width > 0) {
     set_colour(cr, edge, std::min(1.0, spec.alpha + 0.25));
     cairo_set_line_width(cr, edge_width);
@@ -268,22 +270,40 @@ void draw_layer(cairo_t* cr, const MandalaSpec& spec, const Layer& layer, Point 
   cairo_new_path(cr);
 }
 
-void draw_background(cairo_t* cr, const MandalaSpec& spec, const Cell& cell, Point centre,
-                     double half_w, double half_h) {
+std::uint32_t opaque_word(Colour c) {
+  auto byte = [](double v) {
+    return static_cast<std::uint32_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255));
+  };
+  return 0xff000000u | (byte(c.r) << 16) | (byte(c.g) << 8) | byte(c.b);
+}
+
+// Paints one cell's background straight into the pixels. The radial gradient is computed here
+// rather than with a Cairo pattern: pixman's general two-circle gradient took 11 ms of a 45 ms
+// render at 1024 px; a distance and a table lookup per pixel take about 2 ms. The colour depends
+// only on the distance from the exact centre, so the background is as symmetric as the shapes.
+void paint_background(Image& image, const MandalaSpec& spec, const Cell& cell, Point centre, int x0,
+                      int y0, int x1, int y1) {
   if (spec.background == Background::kTransparent) return;
-  cairo_rectangle(cr, centre.x - half_w, centre.y - half_h, 2 * half_w, 2 * half_h);
-  if (spec.background == Background::kSolid) {
-    set_colour(cr, spec.background_colour ? cell.background_inner : cell.background_outer, 1.0);
-    cairo_fill(cr);
-    return;
+  constexpr int kSteps = 1024;
+  std::array<std::uint32_t, kSteps + 1> table;
+  for (int i = 0; i <= kSteps; ++i) {
+    table[i] =
+        spec.background == Background::kSolid
+            ? opaque_word(spec.background_colour ? cell.background_inner : cell.background_outer)
+            : opaque_word(mix(cell.background_inner, cell.background_outer,
+                              static_cast<double>(i) / kSteps));
   }
-  const double far = std::hypot(half_w, half_h);
-  PatternPtr gradient(cairo_pattern_create_radial(centre.x, centre.y, 0, centre.x, centre.y, far));
-  const Colour in = cell.background_inner, out = cell.background_outer;
-  cairo_pattern_add_color_stop_rgb(gradient.get(), 0, in.r, in.g, in.b);
-  cairo_pattern_add_color_stop_rgb(gradient.get(), 1, out.r, out.g, out.b);
-  cairo_set_source(cr, gradient.get());
-  cairo_fill(cr);
+  const double far = std::hypot(centre.x - x0, centre.y - y0);
+  const double scale = kSteps / far;
+  for (int y = y0; y < y1; ++y) {
+    std::uint8_t* row = image.pixels.data() + static_cast<std::size_t>(y) * image.stride;
+    const double dy = y + 0.5 - centre.y;
+    for (int x = x0; x < x1; ++x) {
+      const double dx = x + 0.5 - centre.x;
+      const auto i = static_cast<int>(std::sqrt(dx * dx + dy * dy) * scale + 0.5);
+      std::memcpy(row + 4 * x, &table[std::min(i, kSteps)], 4);
+    }
+  }
 }
 
 }  // namespace
@@ -324,17 +344,30 @@ Result<Image> render_mandala(const MandalaSpec& spec, int frame) {
   const double cell_w = static_cast<double>(spec.size) / spec.cols;
   const double cell_h = static_cast<double>(spec.size) / spec.rows;
   const double cell_radius = std::min(cell_w, cell_h) / 2 * 0.94;
+  struct Placed {
+    Cell cell;
+    Point centre;
+  };
+  std::vector<Placed> cells;
   for (int row = 0; row < spec.rows; ++row) {
     for (int col = 0; col < spec.cols; ++col) {
       const auto index = static_cast<std::uint64_t>(row * spec.cols + col);
-      const Cell cell = plan_cell(spec, derive_seed(spec.seed, index));
       // Exact centres (size / 2 for one cell): the symmetry is about the image's centre.
       const Point centre{cell_w * (col + 0.5), cell_h * (row + 0.5)};
-      draw_background(cr.get(), spec, cell, centre, cell_w / 2, cell_h / 2);
-      for (std::size_t i = 0; i < cell.layers.size(); ++i) {
-        draw_layer(cr.get(), spec, cell.layers[i], centre, cell_radius,
-                   frame_of(spec, frame, static_cast<int>(i)));
-      }
+      cells.push_back({plan_cell(spec, derive_seed(spec.seed, index)), centre});
+      paint_background(image, spec, cells.back().cell, centre,
+                       static_cast<int>(std::lround(cell_w * col)),
+                       static_cast<int>(std::lround(cell_h * row)),
+                       static_cast<int>(std::lround(cell_w * (col + 1))),
+                       static_cast<int>(std::lround(cell_h * (row + 1))));
+    }
+  }
+  cairo_surface_mark_dirty(surface.get());
+  // Backgrounds first, then every cell's layers: a halo may reach past its cell's edge.
+  for (const Placed& placed : cells) {
+    for (std::size_t i = 0; i < placed.cell.layers.size(); ++i) {
+      draw_layer(cr.get(), spec, placed.cell.layers[i], placed.centre, cell_radius,
+                 frame_of(spec, frame, static_cast<int>(i)));
     }
   }
   cairo_surface_flush(surface.get());

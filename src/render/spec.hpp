@@ -74,7 +74,7 @@ struct MandalaSpec {
   Background background = Background::kRadial;
   std::optional<Rgb> background_colour;  // overrides the palette's background
   double stroke = 1.5;                   // edge width in pixels at 1024 px per cell; 0 = none
-  bool glow = true;                      // soft light behind the edges
+  bool glow = false;                     // soft light behind the edges (costs time and bytes)
   int rows = 1, cols = 1;                // a grid of mandalas, each from its own derived seed
   Format format = Format::kPng;
   bool lossy = false;  // WebP only

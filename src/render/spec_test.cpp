@@ -36,7 +36,7 @@ TEST(MandalaSpec, CanonicalTextRoundTrips) {
   specs[2].background_colour = Rgb{1, 2, 3};
   specs[2].alpha = 0.123456789;
   specs[2].stroke = 0;
-  specs[2].glow = false;
+  specs[2].glow = true;
   specs[3].format = Format::kWebp;
   specs[3].lossy = true;
   specs[3].quality = 42;
@@ -68,7 +68,7 @@ TEST(MandalaSpec, CanonicalTextReadsWell) {
   spec.palette = "twilight";
   EXPECT_EQ(format_spec(spec),
             "seed=42 size=1024 layers=4 symmetry=12 points=6 style=bezier_fill mirror=random "
-            "palette=twilight alpha=0.7 background=radial stroke=1.5 glow=on grid=1x1 format=png");
+            "palette=twilight alpha=0.7 background=radial stroke=1.5 glow=off grid=1x1 format=png");
 }
 
 TEST(MandalaSpec, AnyOrderAndWhiteSpace) {
