@@ -44,18 +44,23 @@ inline void unpremultiply(std::uint32_t argb, std::uint8_t* out) {
   out[3] = static_cast<std::uint8_t>(a);
 }
 
-// Packed rows of RGB (3 bytes) or RGBA (4 bytes).
+// Packed rows of RGB (3 bytes, opaque images only) or RGBA (4 bytes). The RGB loop has no
+// division and no branch: it is most of what PNG encoding spends outside zlib.
 std::vector<std::uint8_t> pack(const Image& image, int channels) {
   std::vector<std::uint8_t> out(static_cast<std::size_t>(image.width) * image.height * channels);
   std::uint8_t* dst = out.data();
-  std::uint8_t rgba[4];
   for (int y = 0; y < image.height; ++y) {
     const std::uint8_t* row = image.pixels.data() + static_cast<std::size_t>(y) * image.stride;
     for (int x = 0; x < image.width; ++x, dst += channels) {
       std::uint32_t argb;
       std::memcpy(&argb, row + 4 * x, 4);
-      unpremultiply(argb, rgba);
-      std::memcpy(dst, rgba, channels);
+      if (channels == 3) {
+        dst[0] = static_cast<std::uint8_t>(argb >> 16);
+        dst[1] = static_cast<std::uint8_t>(argb >> 8);
+        dst[2] = static_cast<std::uint8_t>(argb);
+      } else {
+        unpremultiply(argb, dst);
+      }
     }
   }
   return out;

@@ -294,15 +294,22 @@ void paint_background(Image& image, const MandalaSpec& spec, const Cell& cell, P
                               static_cast<double>(i) / kSteps));
   }
   const double far = std::hypot(centre.x - x0, centre.y - y0);
-  const double scale = kSteps / far;
+  const float scale = static_cast<float>(kSteps / far);
+  // Two passes a row: the distances (a loop the compiler vectorises), then the lookups.
+  std::vector<float> dx2(static_cast<std::size_t>(x1 - x0));
+  for (int x = x0; x < x1; ++x) {
+    const double dx = x + 0.5 - centre.x;
+    dx2[x - x0] = static_cast<float>(dx * dx);
+  }
+  std::vector<int> index(dx2.size());
   for (int y = y0; y < y1; ++y) {
-    std::uint8_t* row = image.pixels.data() + static_cast<std::size_t>(y) * image.stride;
     const double dy = y + 0.5 - centre.y;
-    for (int x = x0; x < x1; ++x) {
-      const double dx = x + 0.5 - centre.x;
-      const auto i = static_cast<int>(std::sqrt(dx * dx + dy * dy) * scale + 0.5);
-      std::memcpy(row + 4 * x, &table[std::min(i, kSteps)], 4);
+    const auto dy2 = static_cast<float>(dy * dy);
+    for (std::size_t i = 0; i < dx2.size(); ++i) {
+      index[i] = std::min(static_cast<int>(std::sqrt(dx2[i] + dy2) * scale + 0.5f), kSteps);
     }
+    std::uint8_t* row = image.pixels.data() + static_cast<std::size_t>(y) * image.stride + 4 * x0;
+    for (std::size_t i = 0; i < index.size(); ++i) std::memcpy(row + 4 * i, &table[index[i]], 4);
   }
 }
 
