@@ -6,19 +6,13 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "core/crypto.hpp"
 #include "core/log.hpp"
 
 namespace mando::queue {
 namespace {
 
 constexpr std::string_view kVersionPrefix = "v1=";
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  std::string hex(size * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), data, size);
-  hex.pop_back();
-  return hex;
-}
 
 void ensure_sodium() {
   // sodium_init is idempotent and thread-safe; it fails only when no randomness source exists.
@@ -39,29 +33,15 @@ Result<RequestSigner> RequestSigner::from_key(std::string key) {
 
 RequestSigner RequestSigner::random() {
   ensure_sodium();
-  unsigned char key[kMinKeyBytes];
-  randombytes_buf(key, sizeof key);
-  return RequestSigner(to_hex(key, sizeof key));
+  std::string key(kMinKeyBytes, '\0');
+  randombytes_buf(key.data(), key.size());
+  return RequestSigner(core::to_hex(key));
 }
 
 std::string RequestSigner::mac_hex(std::string_view method, std::string_view target,
                                    std::string_view timestamp, std::string_view body) const {
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key_.data()),
-                              key_.size());
-  auto update = [&state](std::string_view part) {
-    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()),
-                                  part.size());
-  };
-  for (std::string_view part : {std::string_view("v1\n"), method, std::string_view("\n"), target,
-                                std::string_view("\n"), timestamp, std::string_view("\n")}) {
-    update(part);
-  }
-  update(body);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_final(&state, mac);
-  sodium_memzero(&state, sizeof state);
-  return to_hex(mac, sizeof mac);
+  return core::to_hex(
+      core::hmac_sha256(key_, {"v1\n", method, "\n", target, "\n", timestamp, "\n", body}));
 }
 
 void RequestSigner::sign(std::string_view method, std::string_view target, std::string_view body,
@@ -101,8 +81,7 @@ Result<void> RequestSigner::verify(const net::Request& request,
   }
   const std::string expected = mac_hex(request.method, request.target, *timestamp, request.body);
   const std::string_view given = signature->substr(kVersionPrefix.size());
-  if (given.size() != expected.size() ||
-      sodium_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+  if (!core::constant_time_equal(given, expected)) {
     return fail(ErrorKind::kUnauthenticated, "wrong signature");
   }
   return {};

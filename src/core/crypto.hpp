@@ -1,0 +1,24 @@
+#pragma once
+// The few cryptographic helpers mando needs in several parts (worker signatures, signed blob
+// URLs, S3 request signing), over libsodium: SHA-256, HMAC-SHA256, hex and a constant-time
+// comparison. Keys and digests are raw bytes in std::string.
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace mando::core {
+
+// SHA-256 of `data`, 32 raw bytes.
+std::string sha256(std::string_view data);
+
+// HMAC-SHA256 under `key` of the concatenation of `parts`, 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts);
+
+// Lower-case hex of raw bytes.
+std::string to_hex(std::string_view bytes);
+
+// a == b in time that depends only on the sizes.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace mando::core
