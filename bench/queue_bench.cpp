@@ -160,6 +160,15 @@ asio::awaitable<Result<void>> produce(EmbeddedTaskQueue* queue, const TaskMaker*
   co_return Result<void>{};
 }
 
+// The dispatcher's client as `mando serve` configures it (queue_service.cpp): at most 256
+// connections to one worker host, all kept open between dispatches.
+net::HttpClientOptions client_options() {
+  net::HttpClientOptions options;
+  options.max_connections_per_host = 256;
+  options.max_idle_connections = 256;
+  return options;
+}
+
 // The embedded queue as `mando serve` builds it (queue_service.cpp), over a fresh database,
 // started and dispatching to a NoopWorker.
 class Harness {
@@ -171,7 +180,7 @@ class Harness {
     options.synchronous = sync;
     store_ = SqliteTaskStore::open(options).value();
     for (int i = 0; i < kIoThreads; ++i) threads_.emplace_back([this] { ioc_.run(); });
-    client_ = std::make_unique<net::HttpClient>(ioc_.get_executor());
+    client_ = std::make_unique<net::HttpClient>(ioc_.get_executor(), client_options());
     queue_ = EmbeddedTaskQueue::open(
         {ioc_.get_executor(), pool_, *store_, *client_, signer_, metrics_}, EmbeddedOptions{});
     if (auto started = queue_->start_dispatch(worker_.url()); !started) {

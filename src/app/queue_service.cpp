@@ -42,12 +42,14 @@ namespace {
 
 // Dispatches to one worker host share at most this many connections; further ones wait in the
 // client for a free connection (within their dispatch deadline). Without a cap, the default
-// maxConcurrentDispatches of 1000 per queue runs a process out of file descriptors.
+// maxConcurrentDispatches of 1000 per queue runs a process out of file descriptors. As many
+// stay open between dispatches, so a busy queue does not reconnect.
 constexpr long kMaxConnectionsPerWorkerHost = 256;
 
 net::HttpClientOptions dispatch_client_options() {
   net::HttpClientOptions options;
   options.max_connections_per_host = kMaxConnectionsPerWorkerHost;
+  options.max_idle_connections = kMaxConnectionsPerWorkerHost;
   return options;
 }
 

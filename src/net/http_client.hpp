@@ -61,6 +61,10 @@ struct HttpClientOptions {
   // verification are always on.
   std::string ca_file;
   long max_connections_per_host = 0;  // 0: unlimited
+  // Connections kept open for reuse once their transfer is done (CURLMOPT_MAXCONNECTS). curl's
+  // own default, four per transfer in flight, shrinks as transfers finish and so closes the
+  // connections a busy client is about to need again.
+  long max_idle_connections = 64;
 };
 
 class HttpClient {
