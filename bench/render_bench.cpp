@@ -64,26 +64,34 @@ void BM_RenderPng(benchmark::State& state) {
 }
 BENCHMARK(BM_RenderPng)->Apply(StyleSizes);
 
-// Encoders alone, on the default picture (random styles) of seed 0..15 at each size.
-// PNG: args are size, filter choice (spng bit set) and zlib level.
-void BM_EncodePng(benchmark::State& state) {
+// Encoders alone, on the default picture (random styles) of seeds 0..count-1, rendered once.
+std::vector<Image> default_pictures(int size, int count) {
   MandalaSpec spec;
-  spec.size = static_cast<int>(state.range(0));
+  spec.size = size;
   std::vector<Image> images;
-  for (int seed = 0; seed < kSeeds; ++seed) {
+  for (int seed = 0; seed < count; ++seed) {
     spec.seed = static_cast<std::uint64_t>(seed);
     images.push_back(render_mandala(spec).value());
   }
+  return images;
+}
+
+// Encodes the pictures in turn and reports the mean output size.
+template <typename Encode>
+void encode_loop(benchmark::State& state, const std::vector<Image>& images, Encode encode) {
+  std::size_t i = 0;
+  double bytes = 0;
+  for (auto _ : state) bytes += static_cast<double>(encode(images[i++ % images.size()])->size());
+  state.counters["bytes"] = bytes / static_cast<double>(state.iterations());
+}
+
+// PNG: args are size, filter choice (spng bit set), zlib level and zlib strategy.
+void BM_EncodePng(benchmark::State& state) {
   const PngOptions options{.level = static_cast<int>(state.range(2)),
                            .filters = static_cast<int>(state.range(1)),
                            .strategy = static_cast<int>(state.range(3))};
-  std::size_t i = 0;
-  double bytes = 0;
-  for (auto _ : state) {
-    auto png = encode_png(images[i++ % images.size()], options);
-    bytes += static_cast<double>(png->size());
-  }
-  state.counters["bytes"] = bytes / static_cast<double>(state.iterations());
+  encode_loop(state, default_pictures(static_cast<int>(state.range(0)), kSeeds),
+              [&](const Image& image) { return encode_png(image, options); });
 }
 BENCHMARK(BM_EncodePng)
     ->ArgNames({"size", "filters", "level", "strategy"})
@@ -98,22 +106,10 @@ BENCHMARK(BM_EncodePng)
 
 // WebP: args are size, lossy (0/1) and method (lossless: the preset level).
 void BM_EncodeWebp(benchmark::State& state) {
-  MandalaSpec spec;
-  spec.size = static_cast<int>(state.range(0));
-  std::vector<Image> images;
-  for (int seed = 0; seed < 4; ++seed) {
-    spec.seed = static_cast<std::uint64_t>(seed);
-    images.push_back(render_mandala(spec).value());
-  }
   const WebpOptions options{
       .lossy = state.range(1) != 0, .quality = 90, .method = static_cast<int>(state.range(2))};
-  std::size_t i = 0;
-  double bytes = 0;
-  for (auto _ : state) {
-    auto webp = encode_webp(images[i++ % images.size()], options);
-    bytes += static_cast<double>(webp->size());
-  }
-  state.counters["bytes"] = bytes / static_cast<double>(state.iterations());
+  encode_loop(state, default_pictures(static_cast<int>(state.range(0)), 4),
+              [&](const Image& image) { return encode_webp(image, options); });
 }
 BENCHMARK(BM_EncodeWebp)
     ->ArgNames({"size", "lossy", "method"})

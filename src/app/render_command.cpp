@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,6 @@ const CLI::Validator kColour(
 
 const CLI::Validator kGrid(
     [](std::string& value) -> std::string {
-      MandalaSpec probe;
       auto parsed = render::parse_spec("grid=" + value);
       return parsed ? std::string() : parsed.error().message;
     },
@@ -74,78 +74,104 @@ std::uint64_t random_seed() {
   return (std::uint64_t{device()} << 32) | device();
 }
 
+// A spec as its canonical key=value fields, so that command-line options replace fields and one
+// parse_spec() call checks the whole result, the way a spec line would be checked.
+class Fields {
+ public:
+  explicit Fields(const std::string& text) {
+    std::istringstream in(text);
+    std::string token;
+    while (in >> token) {
+      const auto eq = token.find('=');
+      items_.emplace_back(token.substr(0, eq), token.substr(eq + 1));
+    }
+  }
+  void set(const std::string& key, std::string value) {
+    for (auto& [k, v] : items_) {
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    }
+    items_.emplace_back(key, std::move(value));
+  }
+  void erase(const std::string& key) {
+    std::erase_if(items_, [&](const auto& item) { return item.first == key; });
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& [k, v] : items_) out += k + "=" + v + " ";
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
 MandalaSpec build_spec(const CLI::App& cmd, const RenderFlags& f) {
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
-  MandalaSpec spec;
-  bool has_seed = false;
+  MandalaSpec base;
   if (given("--spec")) {
     auto parsed = render::parse_spec(f.spec_text);
     if (!parsed) exit_with(kUsageError, "--spec: " + parsed.error().message);
-    spec = std::move(*parsed);
-    has_seed = (" " + f.spec_text).find(" seed=") != std::string::npos;
+    base = std::move(*parsed);
   }
-  auto parse_field = [&](const char* name, const std::string& key, const std::string& value) {
-    if (!given(name)) return;
-    // One parser for command line and spec text, so both accept and refuse the same values.
-    auto merged = render::parse_spec(key + "=" + value);
-    if (!merged) exit_with(kUsageError, fmt::format("{}: {}", name, merged.error().message));
-    MandalaSpec one = *merged;
-    if (key == "radii") {
-      spec.radii = one.radii, spec.layers = one.layers;
-    } else if (key == "style") {
-      spec.style = one.style;
-    } else if (key == "mirror") {
-      spec.mirror = one.mirror;
-    } else if (key == "face") {
-      spec.face = one.face;
-    } else if (key == "edge") {
-      spec.edge = one.edge;
-    } else if (key == "bg") {
-      spec.background_colour = one.background_colour;
-    } else if (key == "background") {
-      spec.background = one.background;
-    } else if (key == "grid") {
-      spec.rows = one.rows, spec.cols = one.cols;
-    } else if (key == "motion") {
-      spec.motion = one.motion;
-    }
+  Fields fields(render::format_spec(base));
+  const bool spec_has_seed =
+      given("--spec") && (" " + f.spec_text).find(" seed=") != std::string::npos;
+  if (given("--seed")) {
+    fields.set("seed", std::to_string(f.seed));
+  } else if (!spec_has_seed) {
+    fields.set("seed", std::to_string(random_seed()));
+  }
+  if (given("--layers")) fields.erase("radii");
+  if (given("--radii")) fields.erase("layers");
+  const std::pair<const char*, std::string> options[] = {
+      {"--size", std::to_string(f.size)},
+      {"--layers", std::to_string(f.layers)},
+      {"--radii", f.radii},
+      {"--symmetry", std::to_string(f.symmetry)},
+      {"--points", std::to_string(f.points)},
+      {"--style", f.style},
+      {"--mirror", f.mirror},
+      {"--palette", f.palette},
+      {"--face", f.face},
+      {"--edge", f.edge},
+      {"--alpha", fmt::format("{}", f.alpha)},
+      {"--background", f.background},
+      {"--bg", f.bg},
+      {"--stroke", fmt::format("{}", f.stroke)},
+      {"--glow", f.glow ? "on" : "off"},
+      {"--gallery", f.gallery},
+      {"--format", f.format},
+      {"--quality", std::to_string(f.quality)},
+      {"--frames", std::to_string(f.frames)},
+      {"--motion", f.motion},
   };
-  if (given("--seed")) spec.seed = f.seed, has_seed = true;
-  if (!has_seed) spec.seed = random_seed();
-  if (given("--size")) spec.size = f.size;
-  if (given("--layers")) spec.layers = f.layers, spec.radii.clear();
-  parse_field("--radii", "radii", f.radii);
-  if (given("--symmetry")) spec.symmetry = {f.symmetry};
-  if (given("--points")) spec.points = f.points;
-  parse_field("--style", "style", f.style);
-  parse_field("--mirror", "mirror", f.mirror);
-  if (given("--palette")) spec.palette = f.palette;
-  parse_field("--face", "face", f.face);
-  parse_field("--edge", "edge", f.edge);
-  if (given("--alpha")) spec.alpha = f.alpha;
-  parse_field("--background", "background", f.background);
-  parse_field("--bg", "bg", f.bg);
-  if (given("--stroke")) spec.stroke = f.stroke;
-  if (given("--glow")) spec.glow = f.glow;
-  parse_field("--gallery", "grid", f.gallery);
-  parse_field("--motion", "motion", f.motion);
-  if (f.animate || given("--frames")) {
-    // An animation is an animated WebP; lossy unless asked otherwise, to keep it small.
-    spec.frames = given("--frames") ? f.frames : kDefaultFrames;
-    spec.format = render::Format::kWebp;
-    spec.lossy = !f.lossless;
-    if (!given("--quality")) spec.quality = kDefaultAnimatedQuality;
-    if (!given("--size") && !given("--spec")) spec.size = kDefaultAnimatedSize;
+  for (const auto& [flag, value] : options) {
+    // The spec key is the flag's name, except for the one flag named for what it makes.
+    const std::string key = std::string_view(flag) == "--gallery" ? "grid" : flag + 2;
+    if (given(flag)) fields.set(key, value);
   }
-  if (given("--format"))
-    spec.format = f.format == "webp" ? render::Format::kWebp : render::Format::kPng;
-  if (f.lossy || given("--quality")) spec.lossy = true;
-  if (f.lossless) spec.lossy = false;
-  if (given("--quality")) spec.quality = f.quality;
-  // --lossy alone means WebP; PNG has no lossy mode.
-  if (spec.lossy && !given("--format")) spec.format = render::Format::kWebp;
-  if (auto valid = render::validate(spec); !valid) exit_with(kUsageError, valid.error().message);
-  return spec;
+  if (f.animate || given("--frames")) {
+    // An animation is an animated WebP, lossy unless asked otherwise, to keep it small.
+    if (!given("--frames")) fields.set("frames", std::to_string(kDefaultFrames));
+    if (!given("--format")) fields.set("format", "webp");
+    if (!given("--quality")) fields.set("quality", std::to_string(kDefaultAnimatedQuality));
+    if (!given("--size") && !given("--spec")) {
+      fields.set("size", std::to_string(kDefaultAnimatedSize));
+    }
+    fields.set("lossy", f.lossless ? "no" : "yes");
+  }
+  // --lossy or --quality alone mean WebP: PNG has no lossy mode.
+  if (f.lossy || given("--quality")) {
+    fields.set("lossy", "yes");
+    if (!given("--format")) fields.set("format", "webp");
+  }
+  if (f.lossless) fields.set("lossy", "no");
+  auto spec = render::parse_spec(fields.text());
+  if (!spec) exit_with(kUsageError, spec.error().message);
+  return std::move(*spec);
 }
 
 }  // namespace

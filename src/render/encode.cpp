@@ -5,28 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "render/c_handle.hpp"
 #include <spng.h>
 #include <webp/encode.h>
 #include <webp/mux.h>
 
 namespace mando::render {
 namespace {
-
-struct SpngDeleter {
-  void operator()(spng_ctx* c) const { spng_ctx_free(c); }
-};
-struct MallocDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-struct PictureFree {
-  void operator()(WebPPicture* p) const { WebPPictureFree(p); }
-};
-struct WriterClear {
-  void operator()(WebPMemoryWriter* w) const { WebPMemoryWriterClear(w); }
-};
-struct WebpDataClear {
-  void operator()(WebPData* d) const { WebPDataClear(d); }
-};
 
 // One premultiplied ARGB32 word to straight r, g, b, a (rounded to nearest).
 inline void unpremultiply(std::uint32_t argb, std::uint8_t* out) {
@@ -119,7 +104,7 @@ Result<void> fill_picture(WebPPicture* pic, const Image& image) {
 std::vector<std::uint8_t> to_rgba(const Image& image) { return pack(image, 4); }
 
 Result<Bytes> encode_png(const Image& image, const PngOptions& options) {
-  std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
+  CHandle<spng_ctx, spng_ctx_free> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
   if (!ctx) return fail(ErrorKind::kResourceExhausted, "png: out of memory");
   // Opaque pictures (every background but "transparent") are written as RGB: a quarter less
   // data for zlib, and smaller files.
@@ -142,7 +127,7 @@ Result<Bytes> encode_png(const Image& image, const PngOptions& options) {
   rc = spng_encode_image(ctx.get(), raw.data(), raw.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
   if (rc != 0) return spng_failure("encode", rc);
   std::size_t size = 0;
-  std::unique_ptr<void, MallocDeleter> png(spng_get_png_buffer(ctx.get(), &size, &rc));
+  CHandle<void, ::free> png(spng_get_png_buffer(ctx.get(), &size, &rc));
   if (!png) return spng_failure("buffer", rc);
   const auto* bytes = static_cast<const std::uint8_t*>(png.get());
   return Bytes(bytes, bytes + size);
@@ -152,11 +137,11 @@ Result<Bytes> encode_webp(const Image& image, const WebpOptions& options) {
   WebPConfig config = webp_config(options);
   WebPPicture pic;
   if (!WebPPictureInit(&pic)) return fail(ErrorKind::kInternal, "webp: library version mismatch");
-  std::unique_ptr<WebPPicture, PictureFree> pic_owner(&pic);
+  CHandle<WebPPicture, WebPPictureFree> pic_owner(&pic);
   if (auto r = fill_picture(&pic, image); !r) return tl::unexpected(r.error());
   WebPMemoryWriter writer;
   WebPMemoryWriterInit(&writer);
-  std::unique_ptr<WebPMemoryWriter, WriterClear> writer_owner(&writer);
+  CHandle<WebPMemoryWriter, WebPMemoryWriterClear> writer_owner(&writer);
   pic.writer = WebPMemoryWrite;
   pic.custom_ptr = &writer;
   if (!WebPEncode(&config, &pic)) {
@@ -200,7 +185,7 @@ Result<void> AnimationEncoder::add(const Image& frame) {
   WebPConfig config = webp_config(options_);
   WebPPicture pic;
   if (!WebPPictureInit(&pic)) return fail(ErrorKind::kInternal, "webp: library version mismatch");
-  std::unique_ptr<WebPPicture, PictureFree> pic_owner(&pic);
+  CHandle<WebPPicture, WebPPictureFree> pic_owner(&pic);
   if (auto r = fill_picture(&pic, frame); !r) return r;
   if (!WebPAnimEncoderAdd(encoder_.get(), &pic, frames_ * frame_ms_, &config)) {
     return fail(ErrorKind::kInternal, fmt::format("webp: adding frame {} failed: {}", frames_,
@@ -215,7 +200,7 @@ Result<Bytes> AnimationEncoder::finish() {
   auto encoder = std::move(encoder_);
   WebPData data;
   WebPDataInit(&data);
-  std::unique_ptr<WebPData, WebpDataClear> data_owner(&data);
+  CHandle<WebPData, WebPDataClear> data_owner(&data);
   if (!WebPAnimEncoderAdd(encoder.get(), nullptr, frames_ * frame_ms_, nullptr) ||
       !WebPAnimEncoderAssemble(encoder.get(), &data)) {
     return fail(ErrorKind::kInternal, fmt::format("webp: assembling the animation failed: {}",

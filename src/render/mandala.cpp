@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "render/c_handle.hpp"
 #include "render/palette.hpp"
 #include "render/random.hpp"
 #include <cairo.h>
@@ -18,18 +19,8 @@ namespace {
 
 constexpr double kTau = 2.0 * std::numbers::pi;
 
-struct SurfaceDeleter {
-  void operator()(cairo_surface_t* s) const { cairo_surface_destroy(s); }
-};
-struct ContextDeleter {
-  void operator()(cairo_t* c) const { cairo_destroy(c); }
-};
-struct PatternDeleter {
-  void operator()(cairo_pattern_t* p) const { cairo_pattern_destroy(p); }
-};
-using SurfacePtr = std::unique_ptr<cairo_surface_t, SurfaceDeleter>;
-using ContextPtr = std::unique_ptr<cairo_t, ContextDeleter>;
-using PatternPtr = std::unique_ptr<cairo_pattern_t, PatternDeleter>;
+using SurfacePtr = CHandle<cairo_surface_t, cairo_surface_destroy>;
+using ContextPtr = CHandle<cairo_t, cairo_destroy>;
 
 struct Polar {
   double rho;  // fraction of the layer radius

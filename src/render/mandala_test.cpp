@@ -117,6 +117,16 @@ double coverage(const Image& im) {
   return static_cast<double>(inked) / (im.width * im.height);
 }
 
+// The map of a turn by 2π/order about (centre, centre), for match_ratio().
+auto turn(double centre, int order) {
+  const double angle = 2 * std::numbers::pi / order;
+  return [=](double x, double y) {
+    const double dx = x - centre, dy = y - centre;
+    return std::pair{centre + dx * std::cos(angle) - dy * std::sin(angle),
+                     centre + dx * std::sin(angle) + dy * std::cos(angle)};
+  };
+}
+
 TEST(Mandala, SameSpecGivesIdenticalPixels) {
   const MandalaSpec spec = small(42);
   EXPECT_EQ(render_ok(spec).pixels, render_ok(spec).pixels);
@@ -175,15 +185,7 @@ TEST(Mandala, RotationalSymmetryIsExactAboutTheCentre) {
       spec.style = c.style;
       spec.mirror = c.mirror;
       spec.background = Background::kTransparent;  // ink = alpha, the background cannot help
-      const Image im = render_ok(spec);
-      const double centre = spec.size / 2.0;
-      const double angle = 2 * std::numbers::pi / c.order;
-      auto rotate = [&](double x, double y) {
-        const double dx = x - centre, dy = y - centre;
-        return std::pair{centre + dx * std::cos(angle) - dy * std::sin(angle),
-                         centre + dx * std::sin(angle) + dy * std::cos(angle)};
-      };
-      EXPECT_GE(match_ratio(im, rotate), 0.98)
+      EXPECT_GE(match_ratio(render_ok(spec), turn(spec.size / 2.0, c.order)), 0.98)
           << "order " << c.order << " style " << to_string(c.style) << " seed " << seed;
     }
   }
@@ -195,14 +197,7 @@ TEST(Mandala, RotationalSymmetryHoldsWithGlowAndGradient) {
   spec.symmetry = {7};
   spec.glow = true;
   spec.background = Background::kRadial;
-  const Image im = render_ok(spec);
-  const double centre = 64, angle = 2 * std::numbers::pi / 7;
-  auto rotate = [&](double x, double y) {
-    const double dx = x - centre, dy = y - centre;
-    return std::pair{centre + dx * std::cos(angle) - dy * std::sin(angle),
-                     centre + dx * std::sin(angle) + dy * std::cos(angle)};
-  };
-  EXPECT_GE(match_ratio(im, rotate), 0.98);
+  EXPECT_GE(match_ratio(render_ok(spec), turn(64, 7)), 0.98);
 }
 
 TEST(Mandala, TheSymmetryCheckCanFail) {
@@ -215,13 +210,7 @@ TEST(Mandala, TheSymmetryCheckCanFail) {
   const Image im = render_ok(spec);
   auto quarter = [](double x, double y) { return std::pair{y, 128 - x}; };
   EXPECT_LT(match_ratio(im, quarter), 0.9);
-  const double off = 66, angle = 2 * std::numbers::pi / 7;
-  auto off_centre = [&](double x, double y) {
-    const double dx = x - off, dy = y - off;
-    return std::pair{off + dx * std::cos(angle) - dy * std::sin(angle),
-                     off + dx * std::sin(angle) + dy * std::cos(angle)};
-  };
-  EXPECT_LT(match_ratio(im, off_centre), 0.9);
+  EXPECT_LT(match_ratio(im, turn(66, 7)), 0.9);
 }
 
 TEST(Mandala, MirroredSeedsGiveMirrorSymmetry) {
