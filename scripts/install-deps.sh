@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake ninja-build pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libcurl4-openssl-dev ca-certificates libsodium-dev libsqlite3-dev
+  libcurl4-openssl-dev libssl-dev libexpat1-dev ca-certificates libsodium-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
   libcairo2-dev libspng-dev libwebp-dev
 )
