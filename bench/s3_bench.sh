@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Put/get throughput of 1 MB blobs through S3Backend against s3rver on loopback (issue 5).
+# Starts s3rver from tests/npm/node_modules (scripts/install-deps.sh --test installs it; the
+# bench preset does not run npm) in a temporary directory with the bucket mando-bench, runs
+# bench/s3_bench.cpp against it and stops it.
+#
+#   cmake --preset bench -B build/s3-bench && cmake --build build/s3-bench --target s3_bench -j2
+#   bench/s3_bench.sh [google benchmark flags, e.g. --benchmark_repetitions=3]
+# BENCH_S3_BIN overrides the binary (default build/s3-bench/bench/s3_bench); TMPDIR chooses the
+# disk s3rver writes to.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=${BENCH_S3_BIN:-build/s3-bench/bench/s3_bench}
+[[ -x "$bin" ]] || { echo "s3_bench.sh: build $bin first (see above)" >&2; exit 1; }
+[[ -d tests/npm/node_modules/s3rver ]] || {
+  echo "s3_bench.sh: tests/npm lacks s3rver: run scripts/install-deps.sh --test" >&2; exit 1; }
+
+work=$(mktemp -d)
+server=
+cleanup() {
+  [[ -n "$server" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+node --openssl-legacy-provider tests/npm/s3rver_start.mjs --directory "$work/s3" \
+  --bucket mando-bench >"$work/out" 2>"$work/err" &
+server=$!
+for _ in $(seq 100); do  # up to 10 s
+  grep -q '^listening on ' "$work/out" && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/err" >&2; exit 1; }
+  sleep 0.1
+done
+endpoint=$(sed -n 's/^listening on //p' "$work/out")
+[[ -n "$endpoint" ]] || { echo "s3_bench.sh: s3rver did not start" >&2; exit 1; }
+echo "s3rver $(node -p "require('./tests/npm/node_modules/s3rver/package.json').version") at" \
+  "$endpoint, node $(node --version), data on $(df --output=source "$work" | tail -1)"
+
+MANDO_S3_BENCH_ENDPOINT=$endpoint MANDO_S3_BENCH_BUCKET=mando-bench \
+  AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER "$bin" "$@"
