@@ -588,34 +588,28 @@ asio::awaitable<Result<ObjectInfo>> S3Backend::put(std::string key, std::string 
   co_return info;
 }
 
-asio::awaitable<Result<Object>> S3Backend::get(std::string key) {
-  Call call{{"GET", key, {}, {}, {}}, describe("GET", key)};
+asio::awaitable<Result<Object>> S3Backend::fetch(std::string method, std::string key) {
+  const std::string what = describe(method, key);
+  Call call{{std::move(method), key, {}, {}, {}}, what};
   auto response = co_await perform(std::move(call));
   if (!response) co_return tl::unexpected(response.error());
-  if (response->status != 200) {
-    co_return tl::unexpected(s3::error_from_response(describe("GET", key), *response));
-  }
-  auto info = s3::info_from_headers(key, response->headers);
+  if (response->status != 200) co_return tl::unexpected(s3::error_from_response(what, *response));
+  auto info = s3::info_from_headers(std::move(key), response->headers);
   if (!info) {
     co_return tl::unexpected(
-        Error{ErrorKind::kInternal, fmt::format("s3 GET key '{}': {}", key, info.error().message)});
+        Error{ErrorKind::kInternal, fmt::format("s3 {}: {}", what, info.error().message)});
   }
   co_return Object{std::move(*info), std::move(response->body)};
 }
 
+asio::awaitable<Result<Object>> S3Backend::get(std::string key) {
+  co_return co_await fetch("GET", std::move(key));
+}
+
 asio::awaitable<Result<ObjectInfo>> S3Backend::head(std::string key) {
-  Call call{{"HEAD", key, {}, {}, {}}, describe("HEAD", key)};
-  auto response = co_await perform(std::move(call));
-  if (!response) co_return tl::unexpected(response.error());
-  if (response->status != 200) {
-    co_return tl::unexpected(s3::error_from_response(describe("HEAD", key), *response));
-  }
-  auto info = s3::info_from_headers(key, response->headers);
-  if (!info) {
-    co_return tl::unexpected(Error{ErrorKind::kInternal,
-                                   fmt::format("s3 HEAD key '{}': {}", key, info.error().message)});
-  }
-  co_return std::move(*info);
+  auto object = co_await fetch("HEAD", std::move(key));
+  if (!object) co_return tl::unexpected(object.error());
+  co_return std::move(object->info);
 }
 
 asio::awaitable<Result<DeleteOutcome>> S3Backend::remove(std::vector<std::string> keys) {

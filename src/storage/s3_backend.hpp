@@ -100,6 +100,8 @@ class S3Backend final : public BlobBackend {
  private:
   struct Call;
   boost::asio::awaitable<Result<net::ClientResponse>> perform(Call call);
+  // GET or HEAD of `key`: the answer's ObjectInfo and (for GET) body.
+  boost::asio::awaitable<Result<Object>> fetch(std::string method, std::string key);
 
   S3Options options_;
   std::unique_ptr<S3Transport> transport_;
