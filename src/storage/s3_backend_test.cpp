@@ -192,7 +192,7 @@ TEST(S3BackendTest, KeysAreUriEncodedButSlashesKept) {
   EXPECT_EQ(request->url, "https://mando-images.s3.us-east-1.amazonaws.com/a%20b/c%24d");
 }
 
-// The S3 documentation's presigned example (sigvt-query-string-auth.html; see sigv4_test.cpp),
+// The S3 documentation's presigned example (sigv4-query-string-auth.html; see sigv4_test.cpp),
 // reached through the backend's own addressing: the whole URL is the published one.
 TEST(S3BackendTest, PresignedUrlIsTheDocumentedOne) {
   S3Options options;
