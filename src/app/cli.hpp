@@ -22,6 +22,7 @@ void add_config_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
 void add_commands_command(CLI::App& app);
 void add_queue_commands(CLI::App& app);  // `mando queues ...` and `mando tasks ...`
+void add_cleanup_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 
 // Loads the configuration for a subcommand (file, then MANDO_* environment), prints warnings and

@@ -12,6 +12,7 @@ void add_all_commands(CLI::App& app) {
   add_keys_command(app);
   add_commands_command(app);
   add_queue_commands(app);
+  add_cleanup_command(app);
   add_render_command(app);
 }
 

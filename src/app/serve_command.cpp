@@ -1,11 +1,13 @@
 // `mando serve`: turns the configuration into a running process.
 //
 //   1. load and validate the config, apply --listen / --data-dir;
-//   2. build the shared parts: metrics, I/O context, CPU pool, the task queue (queue_service.hpp);
-//   3. let the bot and the queue's /v2/ API install their routes next to /healthz, /readyz and
-//      /metrics;
-//   4. listen, start dispatching (the server's address is the default worker base URL), print
-//      "listening on http://HOST:PORT", run the I/O threads;
+//   2. build the shared parts: metrics, I/O context, CPU pool, the task queue (queue_service.hpp),
+//      the blob store (storage_service.hpp);
+//   3. let the bot, the queue's /v2/ API and the blob store's /blobs/ install their routes next
+//      to /healthz, /readyz and /metrics;
+//   4. listen, start dispatching and the blob cleanup timer (the server's address is the default
+//      worker base URL and blob address), print "listening on http://HOST:PORT", run the I/O
+//      threads;
 //   5. on SIGTERM or SIGINT: /readyz turns 503, the server drains within
 //      [server] shutdown_timeout, the process exits 0.
 
@@ -21,6 +23,7 @@
 
 #include "app/cli.hpp"
 #include "app/queue_service.hpp"
+#include "app/storage_service.hpp"
 #include "bot/bot.hpp"
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
@@ -99,6 +102,11 @@ int serve(const ServeFlags& flags) {
     fmt::print(stderr, "mando: {}\n", queue.error().message);
     return 1;
   }
+  auto storage = StorageService::open(config, core::process_environment(), ioc.get_executor());
+  if (!storage) {
+    fmt::print(stderr, "mando: {}\n", storage.error().message);
+    return 2;
+  }
   auto bot = bot::Bot::create(config);
   if (!bot) {
     fmt::print(stderr, "mando: {}\n", bot.error().message);
@@ -109,6 +117,7 @@ int serve(const ServeFlags& flags) {
   add_operational_routes(router, metrics, draining);
   (*bot)->install_routes(router);
   (*queue)->install_routes(router);
+  (*storage)->install_routes(router);
 
   net::ServerOptions options{
       .max_body_bytes = config.server.max_body_bytes,
@@ -127,6 +136,7 @@ int serve(const ServeFlags& flags) {
     fmt::print(stderr, "mando: {}\n", started.error().message);
     return 1;
   }
+  (*storage)->start(bound->url(), metrics);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   server.start();
   asio::co_spawn(ioc,

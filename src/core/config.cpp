@@ -17,7 +17,7 @@ extern char** environ;
 namespace mando::core {
 namespace {
 
-enum class Kind { kString, kInt, kDuration, kSize };
+enum class Kind { kString, kInt, kDuration, kSize, kBool };
 
 // One configuration key: where it lives, how to parse and print it. The table in fields() is
 // the single place a key is declared; the file parser, the environment and `config check` all
@@ -111,6 +111,20 @@ Field size_field(std::string section, std::string key, Ref ref, std::uint64_t mi
     return std::string();
   };
   f.get = [ref](const Config& c) { return std::to_string(ref(c)); };
+  return f;
+}
+
+template <typename Ref>
+Field bool_field(std::string section, std::string key, Ref ref) {
+  Field f{std::move(section), std::move(key), Kind::kBool, false, nullptr, nullptr};
+  f.set = [ref](Config& c, const std::string& text) {
+    if (text != "true" && text != "false") {
+      return fmt::format("must be true or false, got \"{}\"", text);
+    }
+    ref(c) = text == "true";
+    return std::string();
+  };
+  f.get = [ref](const Config& c) { return std::string(ref(c) ? "true" : "false"); };
   return f;
 }
 
@@ -246,6 +260,42 @@ const std::vector<Field>& fields() {
       string_field(
           "queue", "worker_base_url", [](auto& c) -> auto& { return c.queue.worker_base_url; },
           [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      string_field(
+          "storage", "backend", [](auto& c) -> auto& { return c.storage.backend; },
+          [](const std::string& t) {
+            return check_one_of(t, {"local", "s3"});
+          }),
+      string_field(
+          "storage", "public_base_url", [](auto& c) -> auto& { return c.storage.public_base_url; },
+          [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      duration_field(
+          "storage", "default_ttl", [](auto& c) -> auto& { return c.storage.default_ttl; },
+          seconds(1), hours(24 * 365)),
+      duration_field(
+          "storage", "cleanup_interval",
+          [](auto& c) -> auto& { return c.storage.cleanup_interval; }, seconds(0), hours(24)),
+      string_field(
+          "storage", "directory", [](auto& c) -> auto& { return c.storage.directory; }),
+      string_field(
+          "storage", "url_signing_key", [](auto& c) -> auto& { return c.storage.url_signing_key; },
+          [](const std::string& t) {
+            return t.empty() || t.size() >= 32 ? std::string()
+                                               : "must be at least 32 characters (or empty for "
+                                                 "unsigned URLs)";
+          },
+          true),
+      string_field(
+          "storage", "endpoint", [](auto& c) -> auto& { return c.storage.endpoint; },
+          [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      string_field(
+          "storage", "region", [](auto& c) -> auto& { return c.storage.region; }, check_not_empty),
+      string_field(
+          "storage", "bucket", [](auto& c) -> auto& { return c.storage.bucket; }),
+      bool_field(
+          "storage", "path_style", [](auto& c) -> auto& { return c.storage.path_style; }),
+      string_field(
+          "storage", "public_url_template",
+          [](auto& c) -> auto& { return c.storage.public_url_template; }),
   };
   return kFields;
 }
@@ -494,7 +544,7 @@ std::string render_config(const Config& config) {
     }
     std::string value = f.get(config);
     if (f.secret && !value.empty()) value = "<redacted>";
-    bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize;
+    bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize && f.kind != Kind::kBool;
     out += quoted ? fmt::format("{} = \"{}\"\n", f.key, value)
                   : fmt::format("{} = {}\n", f.key, value);
   }

@@ -76,6 +76,22 @@ struct DeclaredQueue {
   bool paused = false;
 };
 
+// [storage]: where generated files go, and how long they stay. Which keys a backend needs is
+// checked when the store is opened (app/storage_service.cpp).
+struct StorageConfig {
+  std::string backend = "local";  // local | s3
+  std::string public_base_url;    // empty: this server's address (local) / presigned URLs (s3)
+  std::chrono::milliseconds default_ttl{std::chrono::hours(24)};
+  std::chrono::milliseconds cleanup_interval{std::chrono::minutes(5)};  // 0: only `mando cleanup`
+  std::string directory;        // local: empty means {data_dir}/blobs
+  std::string url_signing_key;  // secret; local: /blobs/ URLs signed and required when set
+  std::string endpoint;         // s3
+  std::string region = "us-east-1";
+  std::string bucket;
+  bool path_style = false;
+  std::string public_url_template;  // s3: "https://cdn.example.com/{key}" instead of presigned
+};
+
 struct Config {
   std::string data_dir = "./data";
   ServerConfig server;
@@ -83,6 +99,7 @@ struct Config {
   LogConfig log;
   DiscordConfig discord;
   QueueConfig queue;
+  StorageConfig storage;
   std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
 
   // Non-fatal findings of load(): unknown MANDO_* variables, secrets written into the file.

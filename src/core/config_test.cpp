@@ -41,6 +41,37 @@ TEST_F(ConfigTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_TRUE(c->warnings.empty());
 }
 
+TEST_F(ConfigTest, StorageSectionFromFileAndEnvironment) {
+  auto path = write("s.toml", R"(
+[storage]
+backend = "s3"
+default_ttl = "90m"
+endpoint = "http://127.0.0.1:9000"
+bucket = "mando-images"
+path_style = true
+)");
+  auto c = load_config(path, {{"MANDO_STORAGE_REGION", "auto"},
+                              {"MANDO_STORAGE_CLEANUP_INTERVAL", "0"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->storage.backend, "s3");
+  EXPECT_EQ(c->storage.default_ttl, std::chrono::minutes(90));
+  EXPECT_EQ(c->storage.cleanup_interval, std::chrono::milliseconds(0));
+  EXPECT_EQ(c->storage.bucket, "mando-images");
+  EXPECT_EQ(c->storage.region, "auto");
+  EXPECT_TRUE(c->storage.path_style);
+  EXPECT_NE(render_config(*c).find("path_style = true\n"), std::string::npos);
+
+  auto bad = load_config(write("b.toml", "[storage]\nbackend = \"ftp\"\n"), {});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("[storage] backend"), std::string::npos);
+  auto flag = load_config(std::nullopt, {{"MANDO_STORAGE_PATH_STYLE", "yes"}});
+  ASSERT_FALSE(flag);
+  EXPECT_NE(flag.error().message.find("true or false"), std::string::npos);
+  auto key = load_config(std::nullopt, {{"MANDO_STORAGE_URL_SIGNING_KEY", "short"}});
+  ASSERT_FALSE(key);
+  EXPECT_NE(key.error().message.find("at least 32"), std::string::npos);
+}
+
 TEST_F(ConfigTest, FileValuesAndEnvironmentOverrides) {
   auto path = write("m.toml", R"(
 data_dir = "/var/lib/mando"

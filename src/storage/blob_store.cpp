@@ -270,6 +270,7 @@ struct BlobStore::Sweep {
         continue;
       }
       ++report.expired;
+      report.expired_bytes += infos[i]->size;
       sizes[blobs[i]] = infos[i]->size;
       expired.push_back(blobs[i]);
       expired_markers.push_back(indexed ? markers[i] : marker_key(blobs[i], *expires));

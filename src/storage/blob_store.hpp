@@ -68,12 +68,13 @@ struct CleanupOptions {
 };
 
 struct CleanupReport {
-  std::uint64_t buckets = 0;      // elapsed index buckets visited
-  std::uint64_t markers = 0;      // markers read from them
-  std::uint64_t examined = 0;     // blobs whose metadata was read
-  std::uint64_t expired = 0;      // blobs found expired
-  std::uint64_t deleted = 0;      // blobs deleted (0 in a dry run)
-  std::uint64_t bytes_freed = 0;  // their sizes
+  std::uint64_t buckets = 0;        // elapsed index buckets visited
+  std::uint64_t markers = 0;        // markers read from them
+  std::uint64_t examined = 0;       // blobs whose metadata was read
+  std::uint64_t expired = 0;        // blobs found expired
+  std::uint64_t expired_bytes = 0;  // their sizes (what a dry run would free)
+  std::uint64_t deleted = 0;        // blobs deleted (0 in a dry run)
+  std::uint64_t bytes_freed = 0;    // their sizes
   std::uint64_t markers_deleted = 0;
   std::uint64_t failures = 0;       // blobs or markers that could not be read or deleted
   std::vector<std::string> errors;  // the first few failures, for the log

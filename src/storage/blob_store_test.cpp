@@ -161,7 +161,9 @@ TEST_F(BlobStoreTest, ADryRunCountsAndDeletesNothing) {
   auto report = run(store_->cleanup(options));
   ASSERT_TRUE(report);
   EXPECT_EQ(report->expired, 1u);
+  EXPECT_EQ(report->expired_bytes, 4u);
   EXPECT_EQ(report->deleted, 0u);
+  EXPECT_EQ(report->bytes_freed, 0u);
   EXPECT_EQ(stored_keys().size(), 2u);
 }
 

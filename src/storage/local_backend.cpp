@@ -311,10 +311,15 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::open(LocalBackendOptions opt
     }
   }
   remove_stale_temporaries(options.root / "tmp");
-  while (!options.public_base_url.empty() && options.public_base_url.back() == '/') {
-    options.public_base_url.pop_back();
-  }
-  return std::unique_ptr<LocalBackend>(new LocalBackend(std::move(options), pool));
+  std::string base = std::move(options.public_base_url);
+  auto backend = std::unique_ptr<LocalBackend>(new LocalBackend(std::move(options), pool));
+  backend->set_public_base_url(std::move(base));
+  return backend;
+}
+
+void LocalBackend::set_public_base_url(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  options_.public_base_url = std::move(url);
 }
 
 asio::awaitable<Result<ObjectInfo>> LocalBackend::put(std::string key, std::string bytes,

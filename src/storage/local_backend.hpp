@@ -57,6 +57,10 @@ class LocalBackend : public BlobBackend {
   boost::asio::awaitable<Result<Listing>> list(ListOptions options) override;
   Result<std::string> url(const std::string& key, TimePoint expires) const override;
 
+  // For a server that learns its address only once it listens: call before any put() or url()
+  // (not thread-safe).
+  void set_public_base_url(std::string url);
+
   const std::optional<UrlSigner>& signer() const { return options_.signer; }
   const std::filesystem::path& root() const { return options_.root; }
 
