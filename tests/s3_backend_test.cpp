@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "net/http_client.hpp"
+#include "storage/blob_store.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include <signal.h>
@@ -268,6 +269,50 @@ TEST_F(S3LoopbackTest, PutGetHeadRemoveRoundTripAndTheSdkReadsWhatWasWritten) {
   ASSERT_FALSE(gone_head);
   EXPECT_EQ(gone_head.error().kind, ErrorKind::kNotFound);
   EXPECT_EQ(sdk_read({"img/2030/a.png"}).at("img/2030/a.png").at("error"), "NotFound");
+}
+
+// BlobStore's expiry on S3: exactly the expired blobs go, and a cleanup that died between
+// deleting blobs and deleting their markers is finished by the next run.
+TEST_F(S3LoopbackTest, CleanupDeletesExactlyTheExpiredBlobsAndTheNextRunFinishesACutOne) {
+  std::int64_t clock = 1795413630;  // 2026-11-23T06:00:30Z
+  storage::BlobStoreOptions options;
+  options.now = [&clock] { return storage::TimePoint(std::chrono::seconds(clock)); };
+  storage::BlobStore store(*backend_, std::move(options));
+  std::vector<std::string> live;
+  std::vector<std::string> expiring;
+  for (int i = 0; i < 12; ++i) {
+    const std::string key = fmt::format("img/{:02}.png", i);
+    storage::PutOptions put;
+    put.content_type = "image/png";
+    put.expires_at = storage::TimePoint(std::chrono::seconds(clock)) + (i % 3 == 0 ? 2min : 2h);
+    auto ref = finish(store.put(key, "png " + key, std::move(put)));
+    ASSERT_TRUE(ref) << ref.error().to_string();
+    (i % 3 == 0 ? expiring : live).push_back(key);
+  }
+  clock += 600;
+  // What a run killed after its blob deletes leaves: two of the four blobs gone, every marker
+  // still there.
+  auto cut = finish(backend_->remove({expiring[0], expiring[1]}));
+  ASSERT_TRUE(cut && cut->failed.empty());
+
+  auto report = finish(store.cleanup({}));
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->expired, 2u);
+  EXPECT_EQ(report->deleted, 2u);
+  EXPECT_EQ(report->markers_deleted, 4u);
+  EXPECT_EQ(report->failures, 0u) << (report->errors.empty() ? "" : report->errors.front());
+
+  std::vector<std::string> expected;
+  for (const auto& key : live) expected.push_back("_expiry/20261123T0800/img~" + key.substr(4));
+  expected.insert(expected.end(), live.begin(), live.end());
+  EXPECT_EQ(list_all({}), expected);
+  // An independent client sees the survivors with their expiry.
+  const auto objects = sdk_read(live);
+  for (const auto& key : live) {
+    ASSERT_TRUE(objects.contains(key)) << key;
+    const auto& metadata = objects.at(key).as_object().at("metadata").as_object();
+    EXPECT_EQ(metadata.at("expiry-time").as_string(), "2026-11-23T08:00:30Z") << key;
+  }
 }
 
 TEST_F(S3LoopbackTest, AnObjectTheSdkWroteIsReadByTheBackend) {

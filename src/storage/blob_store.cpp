@@ -146,7 +146,9 @@ std::optional<TimePoint> parse_time(std::string_view text) {
 }
 
 std::string marker_key(const std::string& key, TimePoint expires) {
-  return fmt::format("{}{}/{}", kExpiryPrefix, bucket_name(expires), key);
+  std::string flat = key;
+  std::replace(flat.begin(), flat.end(), '/', kMarkerSlash);
+  return fmt::format("{}{}/{}", kExpiryPrefix, bucket_name(expires), flat);
 }
 
 BlobStore::BlobStore(BlobBackend& backend, BlobStoreOptions options)
@@ -326,7 +328,9 @@ asio::awaitable<Result<CleanupReport>> BlobStore::cleanup(CleanupOptions options
         std::vector<std::string> keys;
         for (const auto& object : listed->objects) {
           ++report.markers;
-          blobs.push_back(object.key.substr(prefix.size()));
+          std::string blob = object.key.substr(prefix.size());
+          std::replace(blob.begin(), blob.end(), kMarkerSlash, '/');
+          blobs.push_back(std::move(blob));
           keys.push_back(object.key);
         }
         co_await sweep.examine(std::move(blobs), std::move(keys));

@@ -5,7 +5,8 @@
 //   1. put() stamps every blob with its expiry time, as the metadata field `expiry-time` (RFC 3339
 //      UTC, second precision: "2026-11-24T06:00:00Z"; on S3 the header
 //      `x-amz-meta-expiry-time`), and first writes an empty marker object
-//      `_expiry/{YYYYMMDDTHHMM}/{key}` into the minute bucket of that time (the expiry index).
+//      `_expiry/{YYYYMMDDTHHMM}/{key}` ('/' in the key written '~', see marker_key()) into the
+//      minute bucket of that time (the expiry index).
 //      Marker first: a crash between the two leaves a marker without a blob, which cleanup drops,
 //      never a blob that cleanup cannot find.
 //   2. get() and head() answer kNotFound for an expired blob at once, cleanup or not.
@@ -116,7 +117,11 @@ class BlobStore {
 std::string format_time(TimePoint t);
 std::optional<TimePoint> parse_time(std::string_view text);
 
-// The index marker of a blob that expires at `expires`: "_expiry/20261124T0600/{key}".
+// The index marker of a blob that expires at `expires`: "_expiry/20261124T0600/{key}" with each
+// '/' of the key written '~' (outside the key alphabet, so the mapping is one to one). Flat,
+// so a bucket is one level to list on any backend; s3rver, the loopback S3 of the tests, also
+// misses the common prefixes of keys nested deeper than the next delimiter.
+inline constexpr char kMarkerSlash = '~';
 std::string marker_key(const std::string& key, TimePoint expires);
 
 }  // namespace mando::storage
