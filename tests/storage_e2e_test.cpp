@@ -16,6 +16,7 @@
 #include "storage/local_backend.hpp"
 #include "support/process.hpp"
 #include "support/raw_http.hpp"
+#include "support/run_awaitable.hpp"
 #include "support/temp_dir.hpp"
 
 namespace mando::testing {
@@ -59,10 +60,7 @@ class Writer {
  private:
   template <typename T>
   T run(asio::awaitable<T> call) {
-    auto future = asio::co_spawn(ioc_, std::move(call), asio::use_future);
-    ioc_.restart();
-    ioc_.run();
-    return future.get();
+    return run_awaitable(ioc_, std::move(call));
   }
 
   asio::io_context ioc_;

@@ -9,6 +9,7 @@
 #include "queue/rest_api.hpp"
 #include "support/fake_task_queue.hpp"
 #include "support/loopback_server.hpp"
+#include "support/run_awaitable.hpp"
 
 namespace mando::queue {
 namespace {
@@ -53,10 +54,7 @@ class RemoteTaskQueueTest : public ::testing::Test {
   // Runs one call of the remote queue to completion on the test's io_context.
   template <typename T>
   T run(asio::awaitable<T> call) {
-    auto future = asio::co_spawn(ioc_, std::move(call), asio::use_future);
-    ioc_.restart();
-    ioc_.run();
-    return future.get();
+    return testing::run_awaitable(ioc_, std::move(call));
   }
 
   Queue queue(std::string_view id) {
