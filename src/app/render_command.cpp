@@ -188,8 +188,9 @@ void add_render_command(CLI::App& app) {
   cmd->add_option(
       "--spec", f.spec_text,
       "Start from a spec line printed by an earlier run; options given too override it");
-  cmd->add_option("--seed", f.seed, "64-bit seed (default: random, printed)");
-  cmd->add_option("--size", f.size, "Width and height in pixels (default 1024; 512 animated)")
+  cmd->add_option("--seed", f.seed, "Seed, 0 to 2^64-1 (default: random, printed)");
+  cmd->add_option("--size", f.size,
+                  "Width and height in pixels (default 1024; animations: 512, at most 1024)")
       ->check(CLI::Range(render::kMinSize, render::kMaxSize));
   cmd->add_option("--layers", f.layers, "Number of layers, radii spaced evenly (default 4)")
       ->check(CLI::Range(1, render::kMaxLayers));
@@ -222,7 +223,8 @@ void add_render_command(CLI::App& app) {
       ->check(CLI::Range(0.0, render::kMaxStroke));
   cmd->add_flag("--glow,!--no-glow", f.glow,
                 "Soft glow behind the edges (default off: it costs time and bytes)");
-  cmd->add_option("--gallery", f.gallery, "A grid of ROWSxCOLS mandalas in one image, e.g. 4x4")
+  cmd->add_option("--gallery", f.gallery,
+                  "A grid of ROWSxCOLS mandalas in one image, e.g. 4x4 (at least 32 px per cell)")
       ->check(kGrid);
   cmd->add_option("--format", f.format, "Output format (default png)")
       ->check(CLI::IsMember({"png", "webp"}));
