@@ -8,10 +8,24 @@
 #   bench/s3_bench.sh [google benchmark flags, e.g. --benchmark_repetitions=3]
 # BENCH_S3_BIN overrides the binary (default build/s3-bench/bench/s3_bench); TMPDIR chooses the
 # disk s3rver writes to.
+#
+# With --storage first, it runs bench/storage_bench.cpp instead (BlobStore put/get and cleanup,
+# local and S3), with 12 more buckets, mando-bench-cleanup-1..12, one per cleanup run:
+#   cmake --preset bench -B build/storage-bench &&
+#     cmake --build build/storage-bench --target storage_bench -j2
+#   bench/s3_bench.sh --storage [google benchmark flags]
+# BENCH_STORAGE_BIN overrides that binary (default build/storage-bench/bench/storage_bench);
+# MANDO_S3_BENCH_CLEANUP_STORED sets the blobs stored in the S3 cleanup runs (default 100000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=${BENCH_S3_BIN:-build/s3-bench/bench/s3_bench}
+cleanup_buckets=()
+if [[ "${1:-}" == --storage ]]; then
+  shift
+  bin=${BENCH_STORAGE_BIN:-build/storage-bench/bench/storage_bench}
+  cleanup_buckets=(mando-bench-cleanup-{1..12})
+fi
 [[ -x "$bin" ]] || { echo "s3_bench.sh: build $bin first (see above)" >&2; exit 1; }
 [[ -d tests/npm/node_modules/s3rver ]] || {
   echo "s3_bench.sh: tests/npm lacks s3rver: run scripts/install-deps.sh --test" >&2; exit 1; }
@@ -25,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 node --openssl-legacy-provider tests/npm/s3rver_start.mjs --directory "$work/s3" \
-  --bucket mando-bench >"$work/out" 2>"$work/err" &
+  --bucket mando-bench "${cleanup_buckets[@]/#/--bucket=}" >"$work/out" 2>"$work/err" &
 server=$!
 for _ in $(seq 100); do  # up to 10 s
   grep -q '^listening on ' "$work/out" && break
@@ -38,4 +52,5 @@ echo "s3rver $(node -p "require('./tests/npm/node_modules/s3rver/package.json').
   "$endpoint, node $(node --version), data on $(df --output=source "$work" | tail -1)"
 
 MANDO_S3_BENCH_ENDPOINT=$endpoint MANDO_S3_BENCH_BUCKET=mando-bench \
+  MANDO_S3_BENCH_CLEANUP_BUCKETS=$(IFS=,; echo "${cleanup_buckets[*]}") \
   AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER "$bin" "$@"
