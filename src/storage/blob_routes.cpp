@@ -17,9 +17,6 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::string_view kPrefix = "/blobs/";
-constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -105,24 +102,6 @@ asio::awaitable<net::Response> serve(BlobStore* store, const UrlSigner* signer,
 }
 
 }  // namespace
-
-std::string http_date(TimePoint t) {
-  return fmt::format("{:%a, %d %b %Y %H:%M:%S GMT}", fmt::gmtime(Clock::to_time_t(t)));
-}
-
-std::optional<TimePoint> parse_http_date(std::string_view text) {
-  // "Sun, 06 Nov 1994 08:49:37 GMT"
-  if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT") {
-    return std::nullopt;
-  }
-  const auto month = std::find(kMonths.begin(), kMonths.end(), text.substr(8, 3));
-  if (month == kMonths.end()) return std::nullopt;
-  // Reuse the RFC 3339 parser for the validation of the numbers and the calendar.
-  const std::string rfc3339 =
-      fmt::format("{}-{:02}-{}T{}Z", text.substr(12, 4), month - kMonths.begin() + 1,
-                  text.substr(5, 2), text.substr(17, 8));
-  return parse_time(rfc3339);
-}
 
 net::Response blob_response(const net::Request& request, const Object& object, TimePoint now,
                             TimePoint expires, bool signed_urls) {

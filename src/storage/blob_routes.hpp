@@ -32,8 +32,4 @@ net::Response blob_response(const net::Request& request, const Object& object, T
 // outlive the router.
 void add_blob_routes(net::Router& router, BlobStore& store, const UrlSigner* signer);
 
-// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and back; nullopt for anything else.
-std::string http_date(TimePoint t);
-std::optional<TimePoint> parse_http_date(std::string_view text);
-
 }  // namespace mando::storage

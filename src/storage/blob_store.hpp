@@ -35,6 +35,7 @@
 
 #include "core/error.hpp"
 #include "storage/blob_backend.hpp"
+#include "storage/time_format.hpp"
 
 namespace mando::storage {
 
@@ -111,11 +112,6 @@ class BlobStore {
   BlobBackend& backend_;
   BlobStoreOptions options_;
 };
-
-// RFC 3339 UTC with second precision ("2026-11-24T06:00:00Z"), and back. The parser accepts
-// only that exact form.
-std::string format_time(TimePoint t);
-std::optional<TimePoint> parse_time(std::string_view text);
 
 // The index marker of a blob that expires at `expires`: "_expiry/20261124T0600/{key}" with each
 // '/' of the key written '~' (outside the key alphabet, so the mapping is one to one). Flat,

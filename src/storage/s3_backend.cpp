@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "storage/time_format.hpp"
 #include <expat.h>
 #include <openssl/evp.h>
 
@@ -477,16 +478,6 @@ Result<Listing> parse_list_result(std::string_view xml) {
   return out;
 }
 
-Result<TimePoint> parse_http_date(std::string_view text) {
-  std::tm tm{};
-  const std::string copy(text);
-  const char* end = ::strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr || *end != '\0') {
-    return fail(ErrorKind::kInternal, fmt::format("'{}' is no HTTP date", text));
-  }
-  return from_tm(tm);
-}
-
 Result<TimePoint> parse_iso8601(std::string_view text) {
   std::tm tm{};
   const std::string copy(text);
@@ -507,8 +498,11 @@ Result<ObjectInfo> info_from_headers(std::string key, const net::Headers& header
   info.content_type = std::string(headers.get("Content-Type").value_or(""));
   info.etag = std::string(headers.get("ETag").value_or(""));
   if (auto modified = headers.get("Last-Modified")) {
-    auto parsed = parse_http_date(*modified);
-    if (!parsed) return tl::unexpected(parsed.error());
+    auto parsed = storage::parse_http_date(*modified);
+    if (!parsed) {
+      return fail(ErrorKind::kInternal,
+                  fmt::format("Last-Modified '{}' is no HTTP date", *modified));
+    }
     info.last_modified = *parsed;
   }
   for (const auto& [name, value] : headers.fields()) {

@@ -160,8 +160,7 @@ Result<DeleteOutcome> parse_delete_result(std::string_view xml,
                                           const std::vector<std::string>& keys);
 Result<Listing> parse_list_result(std::string_view xml);
 
-// "Wed, 21 Oct 2015 07:28:00 GMT" (RFC 9110 IMF-fixdate) and "2015-10-21T07:28:00.000Z".
-Result<TimePoint> parse_http_date(std::string_view text);
+// "2015-10-21T07:28:00.000Z", the time format of S3's XML (HTTP dates: time_format.hpp).
 Result<TimePoint> parse_iso8601(std::string_view text);
 // Size, type, ETag, Last-Modified and x-amz-meta-* of a GET or HEAD answer.
 Result<ObjectInfo> info_from_headers(std::string key, const net::Headers& headers);

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "storage/time_format.hpp"
+
 namespace mando::storage {
 namespace {
 
@@ -443,10 +445,10 @@ TEST(S3BackendTest, PutRefusesMetadataThatCouldInjectHeaders) {
 }
 
 TEST(S3BackendTest, DatesParse) {
-  EXPECT_EQ(s3::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT")->time_since_epoch(),
+  EXPECT_EQ(parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT")->time_since_epoch(),
             seconds(1445412480));
   EXPECT_EQ(s3::parse_iso8601("2015-10-21T07:28:00Z")->time_since_epoch(), seconds(1445412480));
-  EXPECT_FALSE(s3::parse_http_date("yesterday"));
+  EXPECT_FALSE(parse_http_date("yesterday"));
   EXPECT_FALSE(s3::parse_iso8601("2015-10-21"));
 }
 
