@@ -238,11 +238,12 @@ void BM_StoreGet(benchmark::State& state, Kind kind) {
 
 // ---- Cleanup ----------------------------------------------------------------------------------
 
-// Keys spread over 100 "directories" (img/00/ .. img/99/), as a real key scheme would shard them:
-// s3rver's file store reads the whole directory of a key after deleting it, and LocalBackend
-// lists a minute bucket's directory tree, so one flat directory of 100,000 keys would measure
-// those directories, not the cleanup.
-std::string small_key(int i) { return fmt::format("img/{:02}/{:06}.bin", i % 100, i); }
+// Keys spread over 100 "directories" (img/00/ .. img/99/), as a real key scheme would shard
+// them: s3rver's file store reads the whole directory of a key after deleting it, so one flat
+// directory of 100,000 keys would measure that directory, not the cleanup. Shard j holds runs of
+// 100 consecutive indexes, so every shard holds the same share of expired blobs and none is
+// emptied by the cleanup.
+std::string small_key(int i) { return fmt::format("img/{:02}/{:06}.bin", (i / 100) % 100, i); }
 
 // Blob i has expired at cleanup time when i is a multiple of `every` (100 / expired_pct).
 TimePoint expiry_of_blob(int i, int every) {
