@@ -96,6 +96,11 @@ TEST(HttpDateTest, FormatsAndParsesImfFixdate) {
   EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), TimePoint(784111777s));
   EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));
   EXPECT_FALSE(parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT"));
+  // Far past what nanoseconds since 1970 can hold (a fuzz finding): still exact.
+  const auto far = parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT");
+  ASSERT_TRUE(far);
+  EXPECT_EQ(http_date(*far), "Fri, 31 Dec 9999 23:59:59 GMT");
+  EXPECT_EQ(format_time(*far), "9999-12-31T23:59:59Z");
 }
 
 // The route end to end, over a real LocalBackend.

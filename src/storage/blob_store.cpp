@@ -54,9 +54,7 @@ Result<void> validate_put(const PutOptions& options) {
 }
 
 // "20261124T0600": the minute bucket of `t`. Fixed width, so byte order is time order.
-std::string bucket_name(TimePoint t) {
-  return fmt::format("{:%Y%m%dT%H%M}", fmt::gmtime(Clock::to_time_t(t)));
-}
+std::string bucket_name(TimePoint t) { return fmt::format("{:%Y%m%dT%H%M}", utc(t)); }
 
 void record_failure(CleanupReport& report, std::string what) {
   ++report.failures;

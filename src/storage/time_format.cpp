@@ -15,9 +15,14 @@ constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr"
 
 }  // namespace
 
-std::string format_time(TimePoint t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(Clock::to_time_t(t)));
+std::tm utc(TimePoint t) {
+  const auto seconds = static_cast<std::time_t>(t.time_since_epoch().count());
+  std::tm out{};
+  ::gmtime_r(&seconds, &out);
+  return out;
 }
+
+std::string format_time(TimePoint t) { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", utc(t)); }
 
 std::optional<TimePoint> parse_time(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SSZ, exactly.
@@ -43,9 +48,7 @@ std::optional<TimePoint> parse_time(std::string_view text) {
          std::chrono::hours(*h) + std::chrono::minutes(*mi) + std::chrono::seconds(*s);
 }
 
-std::string http_date(TimePoint t) {
-  return fmt::format("{:%a, %d %b %Y %H:%M:%S GMT}", fmt::gmtime(Clock::to_time_t(t)));
-}
+std::string http_date(TimePoint t) { return fmt::format("{:%a, %d %b %Y %H:%M:%S GMT}", utc(t)); }
 
 std::optional<TimePoint> parse_http_date(std::string_view text) {
   // "Sun, 06 Nov 1994 08:49:37 GMT"

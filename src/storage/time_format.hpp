@@ -4,6 +4,7 @@
 // GMT", Last-Modified, If-Modified-Since). Both parsers accept exactly that form, whatever the
 // process locale, and check the calendar (no 31 February).
 
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,11 @@
 #include "storage/blob_backend.hpp"
 
 namespace mando::storage {
+
+// Broken-down UTC time of `t`, straight from its seconds: system_clock::to_time_t would go
+// through nanoseconds, which overflow past the year 2262 (a hostile Last-Modified or
+// expiry-time can say 9999).
+std::tm utc(TimePoint t);
 
 std::string format_time(TimePoint t);
 std::optional<TimePoint> parse_time(std::string_view text);
