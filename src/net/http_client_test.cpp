@@ -677,6 +677,76 @@ TEST_F(HttpClientTest, MaxConnectionsPerHostQueuesTransfers) {
   EXPECT_EQ(server_->accepts(), 1);
 }
 
+// A transfer waiting for a connection to its host has its timeout running: when the slot frees
+// after that, it fails without being sent. Another host is not held up.
+TEST_F(HttpClientTest, ATransferWaitingForAConnectionTimesOutWithoutBeingSent) {
+  start_server([](const ServerRequest& r) {
+    if (r.target == "/slow") return Reply{.bytes = {}, .hang = true};
+    return Reply{response(200, "fast")};
+  });
+  client_ = std::make_unique<HttpClient>(
+      ioc_.get_executor(),
+      options_with([](HttpClientOptions& o) { o.max_connections_per_host = 1; }));
+  std::optional<Result<ClientResponse>> slow;
+  std::optional<Result<ClientResponse>> queued;
+  std::optional<Result<ClientResponse>> other_host;
+  auto record = [](std::optional<Result<ClientResponse>>* into) {
+    return [into](std::exception_ptr e, Result<ClientResponse> r) {
+      if (e) std::rethrow_exception(e);
+      *into = std::move(r);
+    };
+  };
+  ClientRequest first = get("/slow");
+  first.timeout = 300ms;
+  ClientRequest second = get("/queued");
+  second.timeout = 50ms;  // shorter than the first's: over by the time the slot frees
+  ClientRequest third = get("/other");
+  third.url = fmt::format("http://localhost:{}/other", server_->url("").substr(17));
+  asio::co_spawn(ioc_, client_->send(std::move(first)), record(&slow));
+  asio::co_spawn(ioc_, client_->send(std::move(second)), record(&queued));
+  asio::co_spawn(ioc_, client_->send(std::move(third)), record(&other_host));
+
+  ASSERT_TRUE(run_until([&] { return slow && queued && other_host; }));
+  ASSERT_TRUE(*other_host) << (*other_host).error().to_string();  // localhost: its own slot
+  EXPECT_EQ((*other_host)->body, "fast");
+  ASSERT_FALSE(*slow);
+  EXPECT_EQ(slow->error().kind, ErrorKind::kDeadlineExceeded);
+  ASSERT_FALSE(*queued);
+  EXPECT_EQ(queued->error().kind, ErrorKind::kDeadlineExceeded);
+  EXPECT_NE(queued->error().message.find("waiting for a connection"), std::string::npos)
+      << queued->error().message;
+  for (const auto& request : server_->requests()) EXPECT_NE(request.target, "/queued");
+}
+
+TEST_F(HttpClientTest, DestroyingTheClientCompletesWaitingTransfersWithUnavailable) {
+  start_server([](const ServerRequest&) { return Reply{.bytes = {}, .hang = true}; });
+  client_ = std::make_unique<HttpClient>(
+      ioc_.get_executor(),
+      options_with([](HttpClientOptions& o) { o.max_connections_per_host = 1; }));
+  constexpr int kRequests = 3;
+  int unavailable = 0;  // written on the io_context's thread only
+  int done = 0;
+  std::promise<void> all_done;
+  for (int i = 0; i < kRequests; ++i) {
+    ClientRequest request = get("/never");
+    request.timeout = 30s;
+    asio::co_spawn(ioc_, client_->send(std::move(request)),
+                   [&](std::exception_ptr e, Result<ClientResponse> r) {
+                     if (e) std::rethrow_exception(e);
+                     unavailable += !r && r.error().kind == ErrorKind::kUnavailable;
+                     if (++done == kRequests) all_done.set_value();
+                   });
+  }
+  std::thread runner([this] { ioc_.run(); });
+  ASSERT_TRUE(server_->wait_for_requests(1));
+  client_.reset();  // one request sent, two waiting for the connection
+  const bool ready = all_done.get_future().wait_for(kBound) == std::future_status::ready;
+  ioc_.stop();
+  runner.join();
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(unavailable, kRequests);
+}
+
 TEST_F(HttpClientTest, WorksFromAThreadPoolWithTwoThreads) {
   start_server([](const ServerRequest& r) { return Reply{response(200, r.target)}; });
   asio::thread_pool pool(2);
