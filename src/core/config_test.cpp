@@ -50,8 +50,8 @@ endpoint = "http://127.0.0.1:9000"
 bucket = "mando-images"
 path_style = true
 )");
-  auto c = load_config(path, {{"MANDO_STORAGE_REGION", "auto"},
-                              {"MANDO_STORAGE_CLEANUP_INTERVAL", "0"}});
+  auto c = load_config(path,
+                       {{"MANDO_STORAGE_REGION", "auto"}, {"MANDO_STORAGE_CLEANUP_INTERVAL", "0"}});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->storage.backend, "s3");
   EXPECT_EQ(c->storage.default_ttl, std::chrono::minutes(90));
