@@ -1,31 +1,21 @@
 #!/usr/bin/env bash
-# Put/get throughput of 1 MB blobs through S3Backend against s3rver on loopback (issue 5).
-# Starts s3rver from tests/npm/node_modules (scripts/install-deps.sh --test installs it; the
-# bench preset does not run npm) in a temporary directory with the bucket mando-bench, runs
-# bench/s3_bench.cpp against it and stops it.
+# The S3 half of bench/storage_bench.cpp (BlobStore put/get of 1 MiB blobs and cleanup through
+# S3Backend) against s3rver on loopback (issue 5). Starts s3rver from tests/npm/node_modules
+# (scripts/install-deps.sh --test installs it; the bench preset does not run npm) in a temporary
+# directory with the bucket mando-bench and 12 more, mando-bench-cleanup-1..12 (one per cleanup
+# run), runs the benchmark against it (its local-disk half too) and stops s3rver.
 #
-#   cmake --preset bench -B build/s3-bench && cmake --build build/s3-bench --target s3_bench -j2
-#   bench/s3_bench.sh [google benchmark flags, e.g. --benchmark_repetitions=3]
-# BENCH_S3_BIN overrides the binary (default build/s3-bench/bench/s3_bench); TMPDIR chooses the
-# disk s3rver writes to.
-#
-# With --storage first, it runs bench/storage_bench.cpp instead (BlobStore put/get and cleanup,
-# local and S3), with 12 more buckets, mando-bench-cleanup-1..12, one per cleanup run:
 #   cmake --preset bench -B build/storage-bench &&
 #     cmake --build build/storage-bench --target storage_bench -j2
-#   bench/s3_bench.sh --storage [google benchmark flags]
-# BENCH_STORAGE_BIN overrides that binary (default build/storage-bench/bench/storage_bench);
-# MANDO_S3_BENCH_CLEANUP_STORED sets the blobs stored in the S3 cleanup runs (default 100000).
+#   bench/s3_bench.sh [google benchmark flags, e.g. --benchmark_repetitions=3]
+# BENCH_STORAGE_BIN overrides the binary (default build/storage-bench/bench/storage_bench);
+# MANDO_S3_BENCH_CLEANUP_STORED sets the blobs stored in the S3 cleanup runs (default 100000);
+# TMPDIR chooses the disk s3rver writes to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=${BENCH_S3_BIN:-build/s3-bench/bench/s3_bench}
-cleanup_buckets=()
-if [[ "${1:-}" == --storage ]]; then
-  shift
-  bin=${BENCH_STORAGE_BIN:-build/storage-bench/bench/storage_bench}
-  cleanup_buckets=(mando-bench-cleanup-{1..12})
-fi
+bin=${BENCH_STORAGE_BIN:-build/storage-bench/bench/storage_bench}
+cleanup_buckets=(mando-bench-cleanup-{1..12})
 [[ -x "$bin" ]] || { echo "s3_bench.sh: build $bin first (see above)" >&2; exit 1; }
 [[ -d tests/npm/node_modules/s3rver ]] || {
   echo "s3_bench.sh: tests/npm lacks s3rver: run scripts/install-deps.sh --test" >&2; exit 1; }
