@@ -1,0 +1,272 @@
+#include "discord/rest_client.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace mando::discord {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+constexpr std::size_t kMaxBodySnippet = 200;
+
+const std::shared_ptr<spdlog::logger>& module_log() {
+  static const auto logger = core::logger("discord");
+  return logger;
+}
+
+ErrorKind kind_for_status(int status) {
+  switch (status) {
+    case 401:
+      return ErrorKind::kUnauthenticated;
+    case 403:
+      return ErrorKind::kPermissionDenied;
+    case 404:
+      return ErrorKind::kNotFound;
+    case 429:
+      return ErrorKind::kResourceExhausted;
+    default:
+      return status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kInvalidArgument;
+  }
+}
+
+// Discord's own message and code when the body has them, else a cleaned snippet.
+std::string detail_of(std::string_view body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.get_object();
+    std::string out;
+    if (const auto* m = o.if_contains("message"); m != nullptr && m->is_string()) {
+      out = std::string(m->get_string());
+    }
+    if (const auto* c = o.if_contains("code"); c != nullptr && c->is_int64()) {
+      out += fmt::format(" (code {})", c->get_int64());
+    }
+    return out;
+  }
+  std::string out;
+  for (char c : body.substr(0, kMaxBodySnippet)) {
+    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  }
+  if (body.size() > kMaxBodySnippet) out += "...";
+  return out;
+}
+
+// The route for messages: the template, never the token-bearing path.
+Error status_error(const RouteKey& route, const RestResponse& response) {
+  std::string message = fmt::format("discord: {}: HTTP {}", route.route, response.status);
+  if (const std::string detail = detail_of(response.body); !detail.empty()) {
+    message += " " + detail;
+  }
+  if (!route.needs_authorization && (response.status == 404 || response.status == 401)) {
+    message += " (interaction token expired or message gone; not retried)";
+  }
+  return Error{kind_for_status(response.status), std::move(message)};
+}
+
+// The id is a snowflake; the token goes into a path, so it must stay one segment.
+std::optional<Error> check_webhook(std::string_view application_id, std::string_view token) {
+  const bool id_ok = !application_id.empty() && application_id.size() <= 20 &&
+                     std::all_of(application_id.begin(), application_id.end(),
+                                 [](char c) { return c >= '0' && c <= '9'; });
+  const bool token_ok = !token.empty() && std::all_of(token.begin(), token.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.';
+  });
+  if (id_ok && token_ok) return std::nullopt;
+  return Error{ErrorKind::kInvalidArgument,
+               "discord: the application id must be a snowflake and the interaction token one "
+               "path segment"};
+}
+
+std::string redact(std::string text, std::string_view path) {
+  const std::string_view clean = path.substr(0, path.find('?'));
+  if (clean.empty()) return text;
+  for (auto at = text.find(clean); at != std::string::npos; at = text.find(clean, at)) {
+    text.replace(at, clean.size(), "/<path>");
+    at += 7;
+  }
+  return text;
+}
+
+bool is_2xx(int status) { return status >= 200 && status < 300; }
+
+std::chrono::milliseconds backoff(const RestClientOptions& options, int retry) {
+  auto delay = options.backoff_base;
+  for (int i = 1; i < retry && delay < options.backoff_max; ++i) delay *= 2;
+  return std::min(delay, options.backoff_max);
+}
+
+asio::awaitable<void> sleep_for(SteadyDuration duration) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(duration);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+RestClientOptions RestClientOptions::from(const core::DiscordConfig& config) {
+  RestClientOptions options;
+  options.api_base_url = config.api_base_url;
+  options.bot_token = config.bot_token;
+  return options;
+}
+
+RestClient::RestClient(net::HttpClient& http, RateLimiter& limiter, RestClientOptions options)
+    : http_(http), limiter_(limiter), options_(std::move(options)) {
+  while (!options_.api_base_url.empty() && options_.api_base_url.back() == '/') {
+    options_.api_base_url.pop_back();
+  }
+}
+
+asio::awaitable<Result<RestResponse>> RestClient::request(std::string method, std::string path,
+                                                          std::string body,
+                                                          std::vector<Attachment> files) {
+  if (path.empty() || path.front() != '/' || path.find_first_of("\r\n ") != std::string::npos) {
+    co_return fail(ErrorKind::kInvalidArgument, "discord: request path must start with '/'");
+  }
+  const RouteKey route = route_key(method, path);
+  if (route.needs_authorization &&
+      (options_.bot_token.empty() ||
+       options_.bot_token.find_first_of("\r\n") != std::string::npos)) {
+    co_return fail(ErrorKind::kInvalidArgument,
+                   fmt::format("discord: {}: the bot token is empty or malformed", route.route));
+  }
+
+  int attempts = 0;
+  int rate_limited = 0;
+  SteadyDuration waited{0};
+  for (;;) {
+    // 2. The limiter.
+    for (;;) {
+      Result<SteadyDuration> wait = limiter_.acquire(route, std::chrono::steady_clock::now());
+      if (!wait) co_return tl::unexpected(wait.error());
+      if (*wait <= SteadyDuration::zero()) break;
+      if (waited + *wait > options_.max_wait) {
+        co_return fail(ErrorKind::kResourceExhausted,
+                       fmt::format("discord: {}: rate limited for longer than {} ms", route.route,
+                                   options_.max_wait.count()));
+      }
+      waited += *wait;
+      co_await sleep_for(*wait);
+    }
+
+    // 3. The send.
+    net::ClientRequest request;
+    request.method = method;
+    request.url = options_.api_base_url + path;
+    request.headers.set("User-Agent", options_.user_agent);
+    request.headers.set("Accept", "application/json");
+    if (route.needs_authorization)
+      request.headers.set("Authorization", "Bot " + options_.bot_token);
+    if (files.empty()) {
+      if (!body.empty()) {
+        request.headers.set("Content-Type", "application/json");
+        request.body = body;
+      }
+    } else {
+      request.multipart.push_back(
+          {"payload_json", body.empty() ? "{}" : body, "", "application/json"});
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        request.multipart.push_back(
+            {fmt::format("files[{}]", i), files[i].data, files[i].filename, files[i].content_type});
+      }
+    }
+    request.timeout = options_.timeout;
+    request.connect_timeout = std::min(options_.timeout, request.connect_timeout);
+    ++attempts;
+    Result<net::ClientResponse> sent = co_await http_.send(std::move(request));
+
+    if (!sent) {
+      // The transport names the URL, which for webhook routes carries the interaction token.
+      const std::string error_text = redact(sent.error().message, path);
+      const bool retry = method != "POST" && attempts < options_.max_attempts;
+      module_log()->warn("discord request failed route=\"{}\" attempt={} error=\"{}\" retry={}",
+                         route.route, attempts, error_text, retry);
+      if (!retry) {
+        co_return fail(sent.error().kind, fmt::format("discord: {}: {}", route.route, error_text));
+      }
+      co_await sleep_for(backoff(options_, attempts));
+      continue;
+    }
+
+    // 4. What the response says.
+    RestResponse response{sent->status, std::move(sent->headers), std::move(sent->body)};
+    const RateLimitHeaders limits = RateLimitHeaders::parse(
+        response.headers, response.status == 429 ? std::string_view(response.body) : "");
+    limiter_.update(route, limits, response.status, std::chrono::steady_clock::now());
+
+    if (is_2xx(response.status)) co_return response;
+    if (response.status == 429) {
+      if (++rate_limited > options_.max_rate_limit_retries) {
+        co_return tl::unexpected(status_error(route, response));
+      }
+      continue;  // the limiter now holds the bucket for retry_after
+    }
+    if (response.status >= 500 && attempts < options_.max_attempts) {
+      module_log()->warn("discord server error route=\"{}\" status={} attempt={}", route.route,
+                         response.status, attempts);
+      co_await sleep_for(backoff(options_, attempts));
+      continue;
+    }
+    Error error = status_error(route, response);
+    module_log()->warn("discord request refused route=\"{}\" status={} error=\"{}\"", route.route,
+                       response.status, error.message);
+    co_return tl::unexpected(std::move(error));
+  }
+}
+
+asio::awaitable<Result<json::value>> RestClient::json_request(std::string method, std::string path,
+                                                              json::object payload,
+                                                              std::vector<Attachment> files) {
+  std::string body = json::serialize(payload);
+  const RouteKey route = route_key(method, path);
+  Result<RestResponse> response =
+      co_await request(std::move(method), std::move(path), std::move(body), std::move(files));
+  if (!response) co_return tl::unexpected(response.error());
+  if (response->body.empty()) co_return json::value();
+  boost::system::error_code ec;
+  json::value parsed = json::parse(response->body, ec);
+  if (ec) {
+    co_return fail(ErrorKind::kUnavailable,
+                   fmt::format("discord: {}: the response is not JSON", route.route));
+  }
+  co_return parsed;
+}
+
+asio::awaitable<Result<json::value>> RestClient::edit_original_response(
+    std::string application_id, std::string token, json::object payload,
+    std::vector<Attachment> files) {
+  if (auto bad = check_webhook(application_id, token)) co_return tl::unexpected(std::move(*bad));
+  std::string method = "PATCH";
+  std::string path = fmt::format("/webhooks/{}/{}/messages/@original", application_id, token);
+  Result<json::value> result = co_await json_request(std::move(method), std::move(path),
+                                                     std::move(payload), std::move(files));
+  co_return result;
+}
+
+asio::awaitable<Result<json::value>> RestClient::create_followup(std::string application_id,
+                                                                 std::string token,
+                                                                 json::object payload,
+                                                                 std::vector<Attachment> files) {
+  if (auto bad = check_webhook(application_id, token)) co_return tl::unexpected(std::move(*bad));
+  std::string method = "POST";
+  std::string path = fmt::format("/webhooks/{}/{}", application_id, token);
+  Result<json::value> result = co_await json_request(std::move(method), std::move(path),
+                                                     std::move(payload), std::move(files));
+  co_return result;
+}
+
+}  // namespace mando::discord
