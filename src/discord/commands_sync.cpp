@@ -152,23 +152,6 @@ void collect_field_errors(const json::value& v, const std::string& path,
   }
 }
 
-ErrorKind kind_for_status(int status) {
-  switch (status) {
-    case 400:
-      return ErrorKind::kInvalidArgument;
-    case 401:
-      return ErrorKind::kUnauthenticated;
-    case 403:
-      return ErrorKind::kPermissionDenied;
-    case 404:
-      return ErrorKind::kNotFound;
-    case 429:
-      return ErrorKind::kResourceExhausted;
-    default:
-      return status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kInvalidArgument;
-  }
-}
-
 std::string body_snippet(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, kMaxBodySnippet)) {
@@ -213,7 +196,7 @@ Error discord_error(std::string_view what, const net::ClientResponse& response) 
         fmt::format("discord: {}: HTTP 429 rate limited, retry_after={}s{}", what,
                     retry_after.empty() ? "?" : retry_after, detail.empty() ? "" : ": " + detail)};
   }
-  return Error{kind_for_status(response.status),
+  return Error{net::error_kind_for_status(response.status),
                fmt::format("discord: {}: HTTP {}{}", what, response.status,
                            detail.empty() ? "" : " " + detail)};
 }

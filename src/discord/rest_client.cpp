@@ -26,21 +26,6 @@ const std::shared_ptr<spdlog::logger>& module_log() {
   return logger;
 }
 
-ErrorKind kind_for_status(int status) {
-  switch (status) {
-    case 401:
-      return ErrorKind::kUnauthenticated;
-    case 403:
-      return ErrorKind::kPermissionDenied;
-    case 404:
-      return ErrorKind::kNotFound;
-    case 429:
-      return ErrorKind::kResourceExhausted;
-    default:
-      return status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kInvalidArgument;
-  }
-}
-
 // Discord's own message and code when the body has them, else a cleaned snippet.
 std::string detail_of(std::string_view body) {
   boost::system::error_code ec;
@@ -73,7 +58,7 @@ Error status_error(const RouteKey& route, const RestResponse& response) {
   if (!route.needs_authorization && (response.status == 404 || response.status == 401)) {
     message += " (interaction token expired or message gone; not retried)";
   }
-  return Error{kind_for_status(response.status), std::move(message)};
+  return Error{net::error_kind_for_status(response.status), std::move(message)};
 }
 
 // The id is a snowflake; the token goes into a path, so it must stay one segment.

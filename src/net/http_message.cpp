@@ -78,4 +78,19 @@ Response Response::json_error(int status, std::string_view message) {
   return json(status, boost::json::serialize(v));
 }
 
+ErrorKind error_kind_for_status(int status) {
+  switch (status) {
+    case 401:
+      return ErrorKind::kUnauthenticated;
+    case 403:
+      return ErrorKind::kPermissionDenied;
+    case 404:
+      return ErrorKind::kNotFound;
+    case 429:
+      return ErrorKind::kResourceExhausted;
+    default:
+      return status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kInvalidArgument;
+  }
+}
+
 }  // namespace mando::net

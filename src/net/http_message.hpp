@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace mando::net {
 
 // Header fields in arrival order. Names compare case-insensitively (RFC 9110 §5.1).
@@ -34,6 +36,11 @@ class Headers {
 };
 
 bool iequals(std::string_view a, std::string_view b);
+
+// The ErrorKind of an HTTP error status from a peer: 401 kUnauthenticated, 403
+// kPermissionDenied, 404 kNotFound, 429 kResourceExhausted, 5xx kUnavailable, any other
+// kInvalidArgument.
+ErrorKind error_kind_for_status(int status);
 
 struct Request {
   std::string method;  // upper case, e.g. "GET"

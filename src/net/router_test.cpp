@@ -68,5 +68,15 @@ TEST(Request, QueryParamsAreDecodedAndAbsentOnesAreNullopt) {
   EXPECT_EQ(request.query_param("pageSize"), std::nullopt);
 }
 
+TEST(ErrorKindForStatusTest, MapsThePeersErrorStatuses) {
+  EXPECT_EQ(error_kind_for_status(400), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(error_kind_for_status(401), ErrorKind::kUnauthenticated);
+  EXPECT_EQ(error_kind_for_status(403), ErrorKind::kPermissionDenied);
+  EXPECT_EQ(error_kind_for_status(404), ErrorKind::kNotFound);
+  EXPECT_EQ(error_kind_for_status(429), ErrorKind::kResourceExhausted);
+  EXPECT_EQ(error_kind_for_status(503), ErrorKind::kUnavailable);
+  EXPECT_EQ(error_kind_for_status(418), ErrorKind::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace mando::net
