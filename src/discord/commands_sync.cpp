@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "discord/api_error.hpp"
 
 namespace mando::discord {
 namespace {
@@ -20,9 +21,6 @@ const std::shared_ptr<spdlog::logger>& module_log() {
   static const auto logger = core::logger("discord");
   return logger;
 }
-
-constexpr std::size_t kMaxFieldErrors = 5;
-constexpr std::size_t kMaxBodySnippet = 200;
 
 bool is_snowflake(std::string_view s) {
   return !s.empty() && s.size() <= 20 &&
@@ -129,57 +127,12 @@ std::int64_t command_type(const json::object& c) {
 // ---------------------------------------------------------------------------------------------
 // Errors from Discord.
 
-// "0.options.1.name: Must be between 1 and 32 in length." for each entry of Discord's nested
-// `errors` object (its "_errors" leaves), at most kMaxFieldErrors.
-void collect_field_errors(const json::value& v, const std::string& path,
-                          std::vector<std::string>& out) {
-  if (out.size() >= kMaxFieldErrors || !v.is_object()) return;
-  for (const auto& [key, child] : v.get_object()) {
-    if (key == "_errors" && child.is_array()) {
-      for (const auto& e : child.get_array()) {
-        if (out.size() >= kMaxFieldErrors) return;
-        const json::value* message = e.is_object() ? find(e.get_object(), "message") : nullptr;
-        if (message != nullptr && message->is_string()) {
-          out.push_back(fmt::format("{}: {}", path.empty() ? "body" : path,
-                                    std::string_view(message->get_string())));
-        }
-      }
-    } else {
-      collect_field_errors(
-          child,
-          path.empty() ? std::string(key) : fmt::format("{}.{}", path, std::string_view(key)), out);
-    }
-  }
-}
-
-std::string body_snippet(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, kMaxBodySnippet)) {
-    out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  }
-  if (body.size() > kMaxBodySnippet) out += "...";
-  return out;
-}
-
 Error discord_error(std::string_view what, const net::ClientResponse& response) {
   boost::system::error_code ec;
   json::value body = json::parse(response.body, ec);
   const json::object* o = !ec && body.is_object() ? &body.get_object() : nullptr;
 
-  std::string detail;
-  if (o != nullptr) {
-    if (const json::value* m = find(*o, "message"); m != nullptr && m->is_string()) {
-      detail = std::string(m->get_string());
-    }
-    if (const json::value* code = find(*o, "code"); code != nullptr && code->is_int64()) {
-      detail += fmt::format(" (code {})", code->get_int64());
-    }
-    std::vector<std::string> fields;
-    if (const json::value* errors = find(*o, "errors")) collect_field_errors(*errors, "", fields);
-    if (!fields.empty()) detail += fmt::format(": {}", fmt::join(fields, "; "));
-  } else if (!response.body.empty()) {
-    detail = body_snippet(response.body);
-  }
+  const std::string detail = error_detail(response.body);
 
   if (response.status == 429) {
     std::string retry_after;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "discord/api_error.hpp"
 
 namespace mando::discord {
 namespace {
@@ -19,40 +20,15 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-constexpr std::size_t kMaxBodySnippet = 200;
-
 const std::shared_ptr<spdlog::logger>& module_log() {
   static const auto logger = core::logger("discord");
   return logger;
 }
 
-// Discord's own message and code when the body has them, else a cleaned snippet.
-std::string detail_of(std::string_view body) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(body, ec);
-  if (!ec && v.is_object()) {
-    const auto& o = v.get_object();
-    std::string out;
-    if (const auto* m = o.if_contains("message"); m != nullptr && m->is_string()) {
-      out = std::string(m->get_string());
-    }
-    if (const auto* c = o.if_contains("code"); c != nullptr && c->is_int64()) {
-      out += fmt::format(" (code {})", c->get_int64());
-    }
-    return out;
-  }
-  std::string out;
-  for (char c : body.substr(0, kMaxBodySnippet)) {
-    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-  }
-  if (body.size() > kMaxBodySnippet) out += "...";
-  return out;
-}
-
 // The route for messages: the template, never the token-bearing path.
 Error status_error(const RouteKey& route, const RestResponse& response) {
   std::string message = fmt::format("discord: {}: HTTP {}", route.route, response.status);
-  if (const std::string detail = detail_of(response.body); !detail.empty()) {
+  if (const std::string detail = error_detail(response.body); !detail.empty()) {
     message += " " + detail;
   }
   if (!route.needs_authorization && (response.status == 404 || response.status == 401)) {
