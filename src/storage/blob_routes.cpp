@@ -98,12 +98,12 @@ asio::awaitable<net::Response> serve(BlobStore* store, const UrlSigner* signer,
     co_return net::Response::json_error(503, "the blob store is unavailable");
   }
   const TimePoint expires = BlobStore::expiry_of(object->info).value_or(now);
-  co_return blob_response(request, *object, now, expires, signer != nullptr);
+  co_return blob_response(request, std::move(*object), now, expires, signer != nullptr);
 }
 
 }  // namespace
 
-net::Response blob_response(const net::Request& request, const Object& object, TimePoint now,
+net::Response blob_response(const net::Request& request, Object object, TimePoint now,
                             TimePoint expires, bool signed_urls) {
   const ObjectInfo& info = object.info;
   net::Response res;
@@ -141,7 +141,7 @@ net::Response blob_response(const net::Request& request, const Object& object, T
   ByteRange bytes;
   switch (range ? parse_range(*range, size, bytes) : RangeVerdict::kWhole) {
     case RangeVerdict::kWhole:
-      res.body = object.bytes;
+      res.body = std::move(object.bytes);
       return res;
     case RangeVerdict::kUnsatisfiable:
       res = net::Response::json_error(416, "the range starts past the end of the blob");

@@ -25,7 +25,7 @@ namespace mando::storage {
 
 // The answer to a GET of `object` (expiring at `expires`) for `request`, from its conditional and
 // Range headers. A plain function of its inputs: tests call it directly.
-net::Response blob_response(const net::Request& request, const Object& object, TimePoint now,
+net::Response blob_response(const net::Request& request, Object object, TimePoint now,
                             TimePoint expires, bool signed_urls);
 
 // Registers GET (and so HEAD) /blobs/* on `router`. `store` and `signer` (null: plain URLs) must

@@ -25,6 +25,7 @@ namespace {
 
 constexpr std::string_view kMagic = "mando-blob 1\n";
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+constexpr std::size_t kHeaderProbe = 4096;
 constexpr auto kStaleTemporary = std::chrono::hours(1);
 constexpr int kRenameAttempts = 3;  // a concurrent delete may prune the directory in between
 
@@ -188,15 +189,24 @@ Result<Object> read_blob(const fs::path& root, const std::string& key, bool with
   if (::fstat(fd.get(), &st) != 0) return tl::unexpected(io_error("stat", path, errno));
   if (!S_ISREG(st.st_mode)) return fail(ErrorKind::kNotFound, fmt::format("no blob {}", key));
   const auto file_size = static_cast<std::size_t>(st.st_size);
-  std::string data(with_bytes ? file_size : std::min(file_size, kMagic.size() + kMaxHeaderBytes),
-                   '\0');
+  // Without the bytes, read only as far as the metadata line: 4 KiB holds it but for blobs with
+  // much user metadata, so listing and cleanup do not read 64 KiB of every large blob.
+  const std::size_t header_cap = std::min(file_size, kMagic.size() + kMaxHeaderBytes);
+  std::string data(with_bytes ? file_size : std::min(header_cap, kHeaderProbe), '\0');
   std::size_t got = 0;
-  while (got < data.size()) {
-    const ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return tl::unexpected(io_error("read", path, errno));
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
+  for (;;) {
+    while (got < data.size()) {
+      const ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return tl::unexpected(io_error("read", path, errno));
+      if (n == 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    if (got < data.size() || data.size() == header_cap || with_bytes ||
+        data.find('\n', kMagic.size()) != std::string::npos) {
+      break;
+    }
+    data.resize(std::min(header_cap, data.size() * 4));
   }
   data.resize(got);
   auto corrupt = [&](std::string_view why) {

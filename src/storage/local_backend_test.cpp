@@ -33,6 +33,20 @@ TEST_F(LocalBackendTest, PutThenGetAndHeadReturnBytesAndMetadata) {
   EXPECT_EQ(run(backend_->get("a/missing.png")).error().kind, ErrorKind::kNotFound);
 }
 
+// head() reads the metadata line in growing steps: one longer than the first step still reads.
+TEST_F(LocalBackendTest, LongMetadataReadsBackWithoutTheBytes) {
+  const std::string note(10'000, 'n');
+  ASSERT_TRUE(run(backend_->put("long", std::string(200'000, 'b'), "image/png", {{"note", note}})));
+  auto info = run(backend_->head("long"));
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->metadata.at("note"), note);
+  EXPECT_EQ(info->size, 200'000u);
+  auto listed = run(backend_->list({}));
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->objects.size(), 1u);
+  EXPECT_EQ(listed->objects[0].size, 200'000u);
+}
+
 TEST_F(LocalBackendTest, AWriteInterruptedBeforeTheRenameIsNeverServedAndIsSweptLater) {
   // What a crash in step 1 leaves: a whole or partial file under tmp/, nothing under objects/.
   const fs::path tmp = backend_->root() / "tmp" / "0123456789abcdef";
