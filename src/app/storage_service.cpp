@@ -19,10 +19,6 @@ namespace {
 
 constexpr std::size_t kFileThreads = 4;
 
-storage::TimePoint system_now() {
-  return std::chrono::time_point_cast<std::chrono::seconds>(storage::Clock::now());
-}
-
 }  // namespace
 
 struct StorageService::Counters {
@@ -89,7 +85,6 @@ Result<std::unique_ptr<StorageService>> StorageService::open(const core::Config&
   }
   storage::BlobStoreOptions store_options;
   store_options.default_ttl = std::chrono::duration_cast<std::chrono::seconds>(c.default_ttl);
-  store_options.now = system_now;
   service->store_ =
       std::make_unique<storage::BlobStore>(*service->backend_, std::move(store_options));
   return service;
