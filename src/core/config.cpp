@@ -261,6 +261,9 @@ const std::vector<Field>& fields() {
           "queue", "worker_base_url", [](auto& c) -> auto& { return c.queue.worker_base_url; },
           [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
       string_field(
+          "queue", "url", [](auto& c) -> auto& { return c.queue.url; },
+          [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      string_field(
           "storage", "backend", [](auto& c) -> auto& { return c.storage.backend; },
           [](const std::string& t) {
             return check_one_of(t, {"local", "s3"});
@@ -296,6 +299,22 @@ const std::vector<Field>& fields() {
       string_field(
           "storage", "public_url_template",
           [](auto& c) -> auto& { return c.storage.public_url_template; }),
+      string_field(
+          "bot", "reply", [](auto& c) -> auto& { return c.bot.reply; },
+          [](const std::string& t) {
+            return check_one_of(t, {"attachment", "url"});
+          }),
+      int_field(
+          "bot", "max_running_per_user",
+          [](auto& c) -> auto& { return c.bot.max_running_per_user; }, 1, 1000),
+      int_field(
+          "bot", "max_queued_per_user", [](auto& c) -> auto& { return c.bot.max_queued_per_user; },
+          0, 10000),
+      int_field(
+          "bot", "max_image_size", [](auto& c) -> auto& { return c.bot.max_image_size; }, 64, 4096),
+      duration_field(
+          "bot", "progress_after", [](auto& c) -> auto& { return c.bot.progress_after; },
+          seconds(0), hours(1)),
   };
   return kFields;
 }
@@ -342,80 +361,149 @@ Result<void> apply(Config& config, const Field& f, const Source& src) {
   return {};
 }
 
-// [queues.ID] tables. They are read from the file only: queue ids are free-form, so they have no
-// MANDO_* names.
-Result<std::vector<DeclaredQueue>> read_declared_queues(const toml::table& file,
-                                                        const std::string& path) {
-  std::vector<DeclaredQueue> out;
-  const toml::node* root = file.get("queues");
+// Tables keyed by a free-form id, such as [queues.ID] and [guilds.ID]. They are read from the
+// file only: their ids have no MANDO_* names. `read_key` sets one key of the entry for `id` and
+// answers false for a key it does not know.
+template <typename Entry>
+using KeyReader = std::function<Result<bool>(Entry& entry, const std::string& key,
+                                             const toml::node& value, const std::string& field)>;
+
+Result<void> bad_table_key(const std::string& path, std::string_view what, std::string_view why) {
+  return fail(ErrorKind::kInvalidArgument, fmt::format("config: {} (in {}): {}", what, path, why));
+}
+
+template <typename Entry>
+Result<std::vector<Entry>> read_id_tables(const toml::table& file, const std::string& path,
+                                          std::string_view root_key, std::string_view example,
+                                          std::string Entry::*id_member,
+                                          const KeyReader<Entry>& read_key) {
+  std::vector<Entry> out;
+  const toml::node* root = file.get(root_key);
   if (root == nullptr) return out;
-  const toml::table* queues = root->as_table();
-  auto bad = [&path](std::string_view what, std::string_view why) {
-    return fail(ErrorKind::kInvalidArgument,
-                fmt::format("config: {} (in {}): {}", what, path, why));
-  };
-  if (queues == nullptr) return bad("queues", "must be tables such as [queues.images]");
-  for (const auto& [id, node] : *queues) {
-    const std::string name = fmt::format("[queues.{}]", id.str());
+  const toml::table* tables = root->as_table();
+  if (tables == nullptr) {
+    return tl::unexpected(
+        bad_table_key(path, root_key, fmt::format("must be tables such as {}", example)).error());
+  }
+  for (const auto& [id, node] : *tables) {
+    const std::string name = fmt::format("[{}.{}]", root_key, id.str());
     const toml::table* table = node.as_table();
-    if (table == nullptr) return bad(name, "must be a table");
-    DeclaredQueue q;
-    q.id = std::string(id.str());
-    for (const auto& entry : *table) {
-      // Not a structured binding: the lambdas below capture `value`, which clang 14 refuses.
-      const std::string key(entry.first.str());
-      const toml::node& value = entry.second;
-      const std::string field = fmt::format("{} {}", name, key);
-      auto integer = [&](int& out_value) -> Result<void> {
-        auto v = value.as_integer();
-        if (v == nullptr) return bad(field, "must be an integer");
-        out_value = static_cast<int>(v->get());
-        return {};
-      };
-      auto duration = [&](std::optional<std::chrono::milliseconds>& out_value) -> Result<void> {
-        auto text = value.as_string();
-        if (text == nullptr) return bad(field, "must be a duration such as \"100ms\" or \"1h\"");
-        auto d = parse_duration(text->get());
-        if (!d) return bad(field, d.error().message);
-        out_value = *d;
-        return {};
-      };
-      Result<void> ok;
-      if (key == "max_dispatches_per_second") {
-        auto v = value.value<double>();
-        if (!v) return bad(field, "must be a number");
-        q.max_dispatches_per_second = *v;
-      } else if (key == "max_burst_size") {
-        ok = integer(q.max_burst_size);
-      } else if (key == "max_concurrent_dispatches") {
-        ok = integer(q.max_concurrent_dispatches);
-      } else if (key == "max_attempts") {
-        ok = integer(q.max_attempts);
-      } else if (key == "max_doublings") {
-        ok = integer(q.max_doublings);
-      } else if (key == "max_retry_duration") {
-        ok = duration(q.max_retry_duration);
-      } else if (key == "min_backoff") {
-        ok = duration(q.min_backoff);
-      } else if (key == "max_backoff") {
-        ok = duration(q.max_backoff);
-      } else if (key == "worker_base_url") {
-        auto text = value.as_string();
-        if (text == nullptr) return bad(field, "must be a string");
-        if (auto why = check_http_url(text->get()); !why.empty()) return bad(field, why);
-        q.worker_base_url = text->get();
-      } else if (key == "paused") {
-        auto v = value.as_boolean();
-        if (v == nullptr) return bad(field, "must be true or false");
-        q.paused = v->get();
-      } else {
-        return bad(field, "unknown key (see mando.example.toml for the keys of a queue)");
+    if (table == nullptr)
+      return tl::unexpected(bad_table_key(path, name, "must be a table").error());
+    Entry entry;
+    entry.*id_member = std::string(id.str());
+    for (const auto& [key, value] : *table) {
+      const std::string field = fmt::format("{} {}", name, key.str());
+      auto known = read_key(entry, std::string(key.str()), value, field);
+      if (!known) return tl::unexpected(known.error());
+      if (!*known) {
+        return tl::unexpected(bad_table_key(path, field,
+                                            fmt::format("unknown key (see mando.example.toml for "
+                                                        "the keys of {})",
+                                                        example))
+                                  .error());
       }
-      if (!ok) return tl::unexpected(ok.error());
     }
-    out.push_back(std::move(q));
+    out.push_back(std::move(entry));
   }
   return out;
+}
+
+Result<void> read_int(const std::string& path, const toml::node& value, const std::string& field,
+                      int& out) {
+  auto v = value.as_integer();
+  if (v == nullptr) return bad_table_key(path, field, "must be an integer");
+  out = static_cast<int>(v->get());
+  return {};
+}
+
+Result<std::vector<DeclaredQueue>> read_declared_queues(const toml::table& file,
+                                                        const std::string& path) {
+  KeyReader<DeclaredQueue> read_key = [&path](DeclaredQueue& q, const std::string& key,
+                                              const toml::node& value,
+                                              const std::string& field) -> Result<bool> {
+    auto duration = [&](std::optional<std::chrono::milliseconds>& out_value) -> Result<void> {
+      auto text = value.as_string();
+      if (text == nullptr) {
+        return bad_table_key(path, field, "must be a duration such as \"100ms\" or \"1h\"");
+      }
+      auto d = parse_duration(text->get());
+      if (!d) return bad_table_key(path, field, d.error().message);
+      out_value = *d;
+      return {};
+    };
+    Result<void> ok;
+    if (key == "max_dispatches_per_second") {
+      auto v = value.value<double>();
+      if (!v) return tl::unexpected(bad_table_key(path, field, "must be a number").error());
+      q.max_dispatches_per_second = *v;
+    } else if (key == "max_burst_size") {
+      ok = read_int(path, value, field, q.max_burst_size);
+    } else if (key == "max_concurrent_dispatches") {
+      ok = read_int(path, value, field, q.max_concurrent_dispatches);
+    } else if (key == "max_attempts") {
+      ok = read_int(path, value, field, q.max_attempts);
+    } else if (key == "max_doublings") {
+      ok = read_int(path, value, field, q.max_doublings);
+    } else if (key == "max_retry_duration") {
+      ok = duration(q.max_retry_duration);
+    } else if (key == "min_backoff") {
+      ok = duration(q.min_backoff);
+    } else if (key == "max_backoff") {
+      ok = duration(q.max_backoff);
+    } else if (key == "worker_base_url") {
+      auto text = value.as_string();
+      if (text == nullptr)
+        return tl::unexpected(bad_table_key(path, field, "must be a string").error());
+      if (auto why = check_http_url(text->get()); !why.empty()) {
+        return tl::unexpected(bad_table_key(path, field, why).error());
+      }
+      q.worker_base_url = text->get();
+    } else if (key == "paused") {
+      auto v = value.as_boolean();
+      if (v == nullptr)
+        return tl::unexpected(bad_table_key(path, field, "must be true or false").error());
+      q.paused = v->get();
+    } else {
+      return false;
+    }
+    if (!ok) return tl::unexpected(ok.error());
+    return true;
+  };
+  return read_id_tables(file, path, "queues", "[queues.images]", &DeclaredQueue::id, read_key);
+}
+
+Result<std::vector<GuildLimits>> read_guild_limits(const toml::table& file,
+                                                   const std::string& path) {
+  KeyReader<GuildLimits> read_key = [&path](GuildLimits& g, const std::string& key,
+                                            const toml::node& value,
+                                            const std::string& field) -> Result<bool> {
+    Result<void> ok;
+    if (key == "max_running_per_user") {
+      ok = read_int(path, value, field, g.max_running_per_user);
+    } else if (key == "max_queued_per_user") {
+      ok = read_int(path, value, field, g.max_queued_per_user);
+    } else {
+      return false;
+    }
+    if (!ok) return tl::unexpected(ok.error());
+    if (g.max_running_per_user < 0 || g.max_queued_per_user < 0) {
+      return tl::unexpected(bad_table_key(path, field, "must not be negative").error());
+    }
+    return true;
+  };
+  auto guilds = read_id_tables(file, path, "guilds", "[guilds.123456789012345678]",
+                               &GuildLimits::guild_id, read_key);
+  if (!guilds) return guilds;
+  for (const auto& g : *guilds) {
+    if (auto why = check_snowflake(g.guild_id); !why.empty() || g.guild_id.empty()) {
+      return tl::unexpected(bad_table_key(path, fmt::format("[guilds.{}]", g.guild_id),
+                                          "the id must be a guild id "
+                                          "(digits only)")
+                                .error());
+    }
+  }
+  return guilds;
 }
 
 }  // namespace
@@ -451,7 +539,8 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     if (f.secret) known.insert(qualified(f) + "_file");
   }
   for (const auto& [key, node] : file) {
-    if (key.str() == "queues") continue;  // declared queues, read by read_declared_queues()
+    // [queues.ID] and [guilds.ID], read by read_declared_queues() and read_guild_limits().
+    if (key.str() == "queues" || key.str() == "guilds") continue;
     if (auto table = node.as_table()) {
       for (const auto& [sub, value] : *table) {
         auto name = fmt::format("[{}] {}", key.str(), sub.str());
@@ -472,6 +561,11 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     return tl::unexpected(queues.error());
   } else {
     config.queues = std::move(*queues);
+  }
+  if (auto guilds = read_guild_limits(file, path.value_or("")); !guilds) {
+    return tl::unexpected(guilds.error());
+  } else {
+    config.guilds = std::move(*guilds);
   }
 
   std::set<std::string> used_env;
@@ -567,6 +661,13 @@ std::string render_config(const Config& config) {
     if (!q.worker_base_url.empty())
       out += fmt::format("worker_base_url = \"{}\"\n", q.worker_base_url);
     if (q.paused) out += "paused = true\n";
+  }
+  for (const GuildLimits& g : config.guilds) {
+    out += fmt::format("\n[guilds.{}]\n", g.guild_id);
+    if (g.max_running_per_user != 0)
+      out += fmt::format("max_running_per_user = {}\n", g.max_running_per_user);
+    if (g.max_queued_per_user != 0)
+      out += fmt::format("max_queued_per_user = {}\n", g.max_queued_per_user);
   }
   return out;
 }

@@ -58,6 +58,9 @@ struct QueueConfig {
   std::string synchronous = "full";  // full | normal
   int store_threads = 16;            // threads for blocking database calls
   std::string worker_base_url;       // empty: this server's own address
+  // The Cloud Tasks API of the process that owns the queue, for roles that do not ("http://
+  // dispatcher:8080"; `mando serve --role ingress|worker`). Empty: the embedded queue.
+  std::string url;
 };
 
 // A queue declared in the file as [queues.ID]. Zero (or unset) values take Cloud Tasks'
@@ -92,6 +95,23 @@ struct StorageConfig {
   std::string public_url_template;  // s3: "https://cdn.example.com/{key}" instead of presigned
 };
 
+// [bot]: how the product behaves towards Discord users.
+struct BotConfig {
+  std::string reply = "attachment";  // attachment: upload the image; url: embed its public URL
+  int max_running_per_user = 3;      // jobs of one user rendering or being delivered at once
+  int max_queued_per_user = 7;       // jobs of one user waiting for a worker
+  int max_image_size = 2048;         // largest `size` /mando accepts, in pixels
+  // A job that waited this long gets a progress line (queued, position, rendering); 0: never.
+  std::chrono::milliseconds progress_after{std::chrono::seconds(3)};
+};
+
+// [guilds.ID]: per-guild overrides of the per-user limits (0 or unset: [bot]'s value).
+struct GuildLimits {
+  std::string guild_id;
+  int max_running_per_user = 0;
+  int max_queued_per_user = 0;
+};
+
 struct Config {
   std::string data_dir = "./data";
   ServerConfig server;
@@ -100,7 +120,9 @@ struct Config {
   DiscordConfig discord;
   QueueConfig queue;
   StorageConfig storage;
+  BotConfig bot;
   std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
+  std::vector<GuildLimits> guilds;    // [guilds.ID] tables, in file order
 
   // Non-fatal findings of load(): unknown MANDO_* variables, secrets written into the file.
   std::vector<std::string> warnings;

@@ -228,5 +228,42 @@ TEST_F(ConfigTest, DeclaredQueueMistakesNameTheQueueAndKey) {
   EXPECT_NE(short_key.error().message.find("at least 32 characters"), std::string::npos);
 }
 
+TEST_F(ConfigTest, BotLimitsAndGuildOverrides) {
+  auto path = write("g.toml", R"(
+[bot]
+reply = "url"
+max_running_per_user = 2
+max_queued_per_user = 5
+[guilds.1180000000000000020]
+max_running_per_user = 6
+[guilds.42]
+max_queued_per_user = 0
+)");
+  auto c = load_config(path, {{"MANDO_BOT_MAX_IMAGE_SIZE", "1024"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->bot.reply, "url");
+  EXPECT_EQ(c->bot.max_running_per_user, 2);
+  EXPECT_EQ(c->bot.max_queued_per_user, 5);
+  EXPECT_EQ(c->bot.max_image_size, 1024);
+  ASSERT_EQ(c->guilds.size(), 2u);
+  EXPECT_EQ(c->guilds[0].guild_id, "1180000000000000020");
+  EXPECT_EQ(c->guilds[0].max_running_per_user, 6);
+  EXPECT_EQ(c->guilds[1].guild_id, "42");
+
+  auto again = load_config(write("round.toml", render_config(*c)), {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(render_config(*again), render_config(*c));
+
+  auto not_an_id =
+      load_config(write("bad.toml", "[guilds.general]\nmax_running_per_user = 1\n"), {});
+  ASSERT_FALSE(not_an_id);
+  EXPECT_NE(not_an_id.error().message.find("[guilds.general]"), std::string::npos)
+      << not_an_id.error().message;
+  auto negative = load_config(write("neg.toml", "[guilds.1]\nmax_queued_per_user = -1\n"), {});
+  ASSERT_FALSE(negative);
+  auto reply = load_config(std::nullopt, {{"MANDO_BOT_REPLY", "carrier-pigeon"}});
+  ASSERT_FALSE(reply);
+}
+
 }  // namespace
 }  // namespace mando::core
