@@ -318,6 +318,8 @@ class DiscordEmulator::Impl : public std::enable_shared_from_this<DiscordEmulato
         std::lock_guard lock(mutex_);
         if (ready()) co_return true;
         if (Steady::now() >= deadline) co_return false;
+        // Waiters that timed out without a change are only held here: drop them.
+        std::erase_if(waiters_, [](const auto& w) { return w.use_count() == 1; });
         waiters_.push_back(channel);
       }
       asio::steady_timer timer(executor, deadline);

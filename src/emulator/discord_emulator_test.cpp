@@ -349,6 +349,14 @@ TEST_F(EmulatorTest, InjectedFaultsAreRetriedByRestClient) {
   EXPECT_EQ(stats.at("rate_limits").at("consecutive_429").as_int64(), 0);
 }
 
+TEST_F(EmulatorTest, DelayedResponsesArriveLate) {
+  const SentInteraction sent = send();
+  emulator_->delay_responses(1, 300ms);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(call("GET", original_path(sent)).status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 300ms);
+}
+
 TEST_F(EmulatorTest, ExpiredTokenAnswers401InvalidWebhookToken) {
   const SentInteraction sent = send();
   ASSERT_TRUE(emulator_->expire(sent.interaction_id));
