@@ -76,7 +76,7 @@ struct CommandInvocation {
 struct SentInteraction {
   std::string interaction_id;
   std::string token;
-  int response_status = 0;      // the bot's HTTP status (0: acknowledged through /callback)
+  int response_status = 0;      // the bot's HTTP status to the interaction POST
   boost::json::value response;  // the bot's JSON answer; null when there was none or not JSON
   std::optional<std::string> message_id;  // the @original message, when there is one
   bool failed = false;                    // Discord would show "This interaction failed"
@@ -121,8 +121,9 @@ class DiscordEmulator {
   // --- In-process API: the control routes call these, tests may call them directly. ---
 
   // Sends an APPLICATION_COMMAND interaction and handles the bot's answer (1. to 3. above).
-  // Errors: kInvalidArgument (no bot URL, bad options), kUnavailable / kDeadlineExceeded when
-  // the bot cannot be reached or does not answer in time (the interaction is then failed).
+  // Errors: kInvalidArgument (bad name or ids), kFailedPrecondition (no bot URL),
+  // kUnavailable / kDeadlineExceeded when the bot cannot be reached or does not answer in time
+  // (the interaction is then failed).
   boost::asio::awaitable<Result<SentInteraction>> send_command(CommandInvocation invocation);
   // `/mando symmetry:12 palette:"twi light"` as typed in Discord's client; option types come
   // from the registered commands (PUT .../commands), else are inferred from the text.
