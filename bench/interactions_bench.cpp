@@ -66,7 +66,7 @@ asio::awaitable<void> handle_once(const discord::InteractionsEndpoint& endpoint,
 
 void BM_HandleSignedCommand(benchmark::State& state) {
   Signed s;
-  auto registry = bot::build_commands({}).value();
+  auto registry = bot::build_commands(core::Config{}).value();
   discord::InteractionsEndpoint endpoint(
       discord::SignatureVerifier::from_hex(s.keys.public_key_hex).value(), registry);
   asio::io_context ioc;

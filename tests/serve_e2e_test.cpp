@@ -335,8 +335,9 @@ TEST(Cli, CommandsSyncBulkOverwritesAndReports) {
   EXPECT_EQ(puts[0].headers.get("Content-Type"), "application/json");
   auto body = boost::json::parse(puts[0].body);
   ASSERT_TRUE(body.is_array());
-  ASSERT_EQ(body.as_array().size(), 1u);
+  ASSERT_EQ(body.as_array().size(), 2u);
   EXPECT_EQ(body.as_array()[0].at("name").as_string(), "about");
+  EXPECT_EQ(body.as_array()[1].at("name").as_string(), "mando");
 
   auto missing =
       run({MANDO_BINARY, "commands", "sync"}, {{"MANDO_DISCORD_API_BASE_URL", discord.base_url()}});

@@ -36,7 +36,7 @@ int sync(const SyncFlags& flags) {
                "MANDO_DISCORD_BOT_TOKEN_FILE)\n");
     return 2;
   }
-  auto registry = bot::build_commands({});
+  auto registry = bot::build_commands(config);
   if (!registry) {
     fmt::print(stderr, "mando: {}\n", registry.error().message);
     return 1;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "bot/tasks.hpp"
 #include "core/log.hpp"
 
 namespace mando::app {
@@ -105,9 +106,11 @@ QueueService::QueueService(const core::Config& config,
           embedded_options(config.queue))),
       api_(*queue_, queue::RestApiOptions{config.queue.api_token}) {}
 
-Result<void> QueueService::start(const std::string& self_url) {
+Result<void> QueueService::start(const std::string& self_url, int cpu_threads) {
   std::vector<queue::Queue> declared;
-  for (const auto& d : config_.queues) declared.push_back(declared_queue(config_.queue, d));
+  for (const auto& d : bot::with_bot_queues(config_.queues, cpu_threads)) {
+    declared.push_back(declared_queue(config_.queue, d));
+  }
   if (auto ok = queue_->declare(std::move(declared)); !ok) {
     return fail(ok.error().kind, fmt::format("config: {}", ok.error().message));
   }

@@ -42,8 +42,9 @@ class QueueService {
                                                     core::MetricsRegistry& metrics);
 
   void install_routes(net::Router& router) { api_.install(router); }
-  // Declares the configured queues and starts dispatching.
-  Result<void> start(const std::string& self_url);
+  // Declares the configured queues and the bot's (bot/tasks.hpp; create-image dispatches as
+  // many renders at once as twice `cpu_threads`) and starts dispatching.
+  Result<void> start(const std::string& self_url, int cpu_threads);
 
   queue::TaskQueue& queue() { return *queue_; }
   const queue::RequestSigner& signer() const { return signer_; }

@@ -1,5 +1,7 @@
 #include "bot/bot.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "bot/commands/about.hpp"
@@ -8,18 +10,71 @@ namespace mando::bot {
 
 namespace asio = boost::asio;
 
-Result<discord::CommandRegistry> build_commands(const CommandDeps& deps) {
+bool Roles::serves(std::string_view queue) const {
+  return worker && (worker_queues.empty() || std::find(worker_queues.begin(), worker_queues.end(),
+                                                       queue) != worker_queues.end());
+}
+
+namespace {
+
+commands::MandoDeps mando_deps(const core::Config& config, const BotServices& services) {
+  commands::MandoDeps deps;
+  deps.cpu = services.cpu;
+  deps.blobs = services.blobs;
+  deps.metrics = services.metrics;
+  deps.reply_with_url = config.bot.reply == "url";
+  deps.max_image_size = config.bot.max_image_size;
+  return deps;
+}
+
+Result<void> add_commands(discord::CommandRegistry& registry, commands::MandoModule& mando) {
+  if (auto r = registry.add(commands::about(std::chrono::steady_clock::now())); !r) return r;
+  return mando.register_into(registry);
+}
+
+}  // namespace
+
+Result<discord::CommandRegistry> build_commands(const core::Config& config) {
   discord::CommandRegistry registry;
-  for (auto spec : {commands::about(deps.started)}) {
-    if (auto r = registry.add(std::move(spec)); !r) return tl::unexpected(r.error());
-  }
+  auto mando = std::make_shared<commands::MandoModule>(mando_deps(config, {}));
+  if (auto r = add_commands(registry, *mando); !r) return tl::unexpected(r.error());
   return registry;
 }
 
-Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config) {
-  auto registry = build_commands({});
-  if (!registry) return tl::unexpected(registry.error());
-  std::unique_ptr<Bot> bot(new Bot(std::move(*registry)));
+Bot::Bot(const core::Config& config, BotServices services, Roles roles)
+    : services_(services),
+      roles_(std::move(roles)),
+      // Split from its workers, an ingress never sees a job finish (job_tracker.hpp).
+      jobs_(std::make_unique<JobTracker>(JobLimits(config.bot, config.guilds),
+                                         roles_.ingress && roles_.serves(kReplyDiscordQueue))) {
+  if (services_.queue != nullptr) tasks_.emplace(*services_.queue, config.queue);
+  auto deps = mando_deps(config, services_);
+  deps.tasks = tasks_ ? &*tasks_ : nullptr;
+  deps.jobs = jobs_.get();
+  mando_ = std::make_shared<commands::MandoModule>(std::move(deps));
+  if (roles_.serves(kReplyDiscordQueue)) {
+    reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *jobs_,
+                                           *services_.metrics);
+  }
+}
+
+Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices services,
+                                         Roles roles) {
+  auto missing = [](std::string_view role, std::string_view what) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("the {} role needs {} (a bug in the app's wiring)", role, what));
+  };
+  if ((roles.ingress || roles.worker) && services.queue == nullptr) {
+    return missing("ingress and worker", "a task queue");
+  }
+  if (roles.worker &&
+      (services.cpu == nullptr || services.blobs == nullptr || services.discord == nullptr ||
+       services.signer == nullptr || services.metrics == nullptr)) {
+    return missing("worker", "the CPU pool, blob store, Discord client, signer and metrics");
+  }
+  std::unique_ptr<Bot> bot(new Bot(config, services, std::move(roles)));
+  if (auto r = add_commands(bot->registry_, *bot->mando_); !r) return tl::unexpected(r.error());
+
   const auto& discord = config.discord;
   if (!discord.public_key.empty()) {
     auto verifier = discord::SignatureVerifier::from_hex(discord.public_key);
@@ -38,15 +93,29 @@ Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config) {
 }
 
 void Bot::install_routes(net::Router& router) {
-  router.add("POST", "/interactions", [this](net::Request req) -> asio::awaitable<net::Response> {
-    if (!endpoint_) {
-      co_return net::Response::json_error(
-          503,
-          "the Discord public key is not configured: set MANDO_DISCORD_PUBLIC_KEY or "
-          "[discord] public_key");
-    }
-    co_return co_await endpoint_->handle(std::move(req));
-  });
+  if (roles_.ingress) {
+    router.add("POST", "/interactions", [this](net::Request req) -> asio::awaitable<net::Response> {
+      if (!endpoint_) {
+        co_return net::Response::json_error(
+            503,
+            "the Discord public key is not configured: set MANDO_DISCORD_PUBLIC_KEY or "
+            "[discord] public_key");
+      }
+      co_return co_await endpoint_->handle(std::move(req));
+    });
+  }
+  if (roles_.serves(kCreateImageQueue)) {
+    router.add("POST", std::string(kGenerateImagePath),
+               queue::require_signature(*services_.signer, [this](net::Request req) {
+                 return mando_->generate_image(std::move(req));
+               }));
+  }
+  if (reply_) {
+    router.add("POST", std::string(kReplyDiscordPath),
+               queue::require_signature(*services_.signer, [this](net::Request req) {
+                 return reply_->handle(std::move(req));
+               }));
+  }
 }
 
 }  // namespace mando::bot

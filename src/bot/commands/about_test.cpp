@@ -28,7 +28,7 @@ TEST(About, AnswersWithVersionAndUptimeEphemerally) {
 }
 
 TEST(Commands, EveryModuleRegistersAndSerialisesForDiscord) {
-  auto registry = build_commands({});
+  auto registry = build_commands(core::Config{});
   ASSERT_TRUE(registry) << registry.error().message;
   ASSERT_NE(registry->find("about"), nullptr);
   auto json = registry->commands_json();

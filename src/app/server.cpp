@@ -1,0 +1,285 @@
+// The order of a start (run_server):
+//   1. hooks.prepare, then the shared parts: metrics, I/O context;
+//   2. per role: the task queue (queue_service.hpp, or a RemoteTaskQueue on [queue] url), the
+//      CPU pool, the blob store (storage_service.hpp) and the Discord REST client;
+//   3. the bot, the queue's /v2/ API and the blob store's /blobs/ install their routes next to
+//      /healthz, /readyz and /metrics;
+//   4. listen, start dispatching and the blob cleanup timer (the server's address is the default
+//      worker base URL and blob address), print "listening on http://HOST:PORT", run the I/O
+//      threads;
+//   5. on SIGTERM or SIGINT: /readyz turns 503, the server drains within
+//      [server] shutdown_timeout, the process exits 0.
+
+#include "app/server.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "app/queue_service.hpp"
+#include "app/storage_service.hpp"
+#include "bot/bot.hpp"
+#include "core/cpu_pool.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "discord/rate_limiter.hpp"
+#include "discord/rest_client.hpp"
+#include "net/http_client.hpp"
+#include "net/http_server.hpp"
+#include "queue/remote_task_queue.hpp"
+
+namespace mando::app {
+namespace {
+
+namespace asio = boost::asio;
+
+// /healthz: the process runs. /readyz: it accepts work (503 while draining). /metrics.
+void add_operational_routes(net::Router& router, core::MetricsRegistry& metrics,
+                            std::shared_ptr<std::atomic<bool>> draining) {
+  router.add("GET", "/healthz", [](net::Request) -> asio::awaitable<net::Response> {
+    co_return net::Response::text(200, "ok\n");
+  });
+  router.add("GET", "/readyz", [draining](net::Request) -> asio::awaitable<net::Response> {
+    if (draining->load()) co_return net::Response::text(503, "shutting down\n");
+    co_return net::Response::text(200, "ready\n");
+  });
+  router.add("GET", "/metrics", [&metrics](net::Request) -> asio::awaitable<net::Response> {
+    auto res = net::Response::text(200, metrics.render());
+    res.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    co_return res;
+  });
+}
+
+// `signals` is set up before "listening on" is printed, so a signal sent right after that line
+// is queued for this coroutine instead of killing the process. All three references live in
+// run_server()'s frame, which outlives the io_context's run.
+asio::awaitable<void> stop_on_signal(asio::io_context& ioc, asio::signal_set& signals,
+                                     net::HttpServer& server,
+                                     std::shared_ptr<std::atomic<bool>> draining,
+                                     std::chrono::milliseconds deadline) {
+  int signal = co_await signals.async_wait(asio::use_awaitable);
+  auto log = core::logger("app");
+  log->info("received signal {}, draining (deadline {} ms)", signal, deadline.count());
+  draining->store(true);
+  co_await server.shutdown(deadline);
+  log->info("stopped");
+  ioc.stop();
+}
+
+// What a role needs from the configuration beyond the defaults; the error says what to set.
+Result<void> check_roles(const core::Config& config, const ServeRoles& roles) {
+  const bool split = !roles.has(Role::kDispatcher);
+  if (split && (roles.has(Role::kIngress) || roles.has(Role::kWorker)) &&
+      config.queue.url.empty()) {
+    return fail(ErrorKind::kInvalidArgument,
+                "without the dispatcher role, tasks go to the queue at [queue] url: set "
+                "MANDO_QUEUE_URL to the dispatcher's address (http://HOST:PORT)");
+  }
+  const bool signs_for_others = roles.has(Role::kDispatcher) != roles.has(Role::kWorker);
+  if (signs_for_others && config.queue.signing_key.empty()) {
+    return fail(ErrorKind::kInvalidArgument,
+                "the dispatcher and the workers run in different processes: they must share "
+                "[queue] signing_key (MANDO_QUEUE_SIGNING_KEY, at least 32 characters)");
+  }
+  return {};
+}
+
+// The Discord client of the workers: one limiter for every request of this process.
+struct DiscordClient {
+  DiscordClient(asio::any_io_executor executor, const core::DiscordConfig& config)
+      : http(executor), rest(http, limiter, discord::RestClientOptions::from(config)) {}
+  net::HttpClient http;
+  discord::InMemoryRateLimiter limiter;
+  discord::RestClient rest;
+};
+
+// The task queue of a process without the dispatcher role.
+struct RemoteQueue {
+  RemoteQueue(asio::any_io_executor executor, const core::QueueConfig& config)
+      : http(executor), queue(http, {config.url, config.api_token}) {}
+  net::HttpClient http;
+  queue::RemoteTaskQueue queue;
+};
+
+std::string role_names(const ServeRoles& roles) {
+  std::vector<std::string_view> names;
+  if (roles.has(Role::kIngress)) names.push_back("ingress");
+  if (roles.has(Role::kWorker)) names.push_back("worker");
+  if (roles.has(Role::kDispatcher)) names.push_back("dispatcher");
+  return fmt::format("{}", fmt::join(names, ","));
+}
+
+}  // namespace
+
+Result<ServeRoles> ServeRoles::parse(std::string_view text,
+                                     std::vector<std::string> worker_queues) {
+  ServeRoles out;
+  out.worker_queues = std::move(worker_queues);
+  if (text == "all" || text.empty()) return out;
+  out.roles.clear();
+  while (!text.empty()) {
+    const auto end = std::min(text.find(','), text.size());
+    const std::string_view name = text.substr(0, end);
+    text.remove_prefix(std::min(end + 1, text.size()));
+    if (name == "ingress") {
+      out.roles.insert(Role::kIngress);
+    } else if (name == "worker") {
+      out.roles.insert(Role::kWorker);
+    } else if (name == "dispatcher") {
+      out.roles.insert(Role::kDispatcher);
+    } else {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("--role: unknown role \"{}\" (all, or a comma-separated list of "
+                              "ingress, worker, dispatcher)",
+                              name));
+    }
+  }
+  if (!out.worker_queues.empty() && !out.has(Role::kWorker)) {
+    return fail(ErrorKind::kInvalidArgument, "--queues only applies to the worker role");
+  }
+  return out;
+}
+
+int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& hooks) {
+  auto log = core::logger("app");
+  if (auto ok = check_roles(config, roles); !ok) {
+    fmt::print(stderr, "mando: {}\n", ok.error().message);
+    return 2;
+  }
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.data_dir, fs_error);
+  if (fs_error) {
+    fmt::print(stderr, "mando: data_dir \"{}\": {}\n", config.data_dir, fs_error.message());
+    return 1;
+  }
+
+  core::MetricsRegistry metrics;
+  metrics.callback_gauge("process_resident_memory_bytes", "Resident memory size in bytes",
+                         [] { return static_cast<double>(core::process_rss_bytes()); });
+  int io_threads = config.server.io_threads > 0
+                       ? config.server.io_threads
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  asio::io_context ioc(io_threads);
+  if (hooks.prepare) {
+    if (auto ok = hooks.prepare(ioc, config); !ok) {
+      fmt::print(stderr, "mando: {}\n", ok.error().message);
+      return 2;
+    }
+  }
+
+  // Declared in the order they must die in reverse: the bot before what it uses.
+  std::unique_ptr<QueueService> queue_service;
+  std::unique_ptr<RemoteQueue> remote_queue;
+  std::unique_ptr<core::CpuPool> pool;
+  std::unique_ptr<StorageService> storage;
+  std::unique_ptr<DiscordClient> discord;
+  std::optional<queue::RequestSigner> worker_signer;
+  bot::BotServices services;
+  services.metrics = &metrics;
+  if (roles.has(Role::kDispatcher)) {
+    auto opened = QueueService::open(config, ioc, metrics);
+    if (!opened) {
+      fmt::print(stderr, "mando: {}\n", opened.error().message);
+      return 1;
+    }
+    queue_service = std::move(*opened);
+    services.queue = &queue_service->queue();
+    services.signer = &queue_service->signer();
+  } else {
+    remote_queue = std::make_unique<RemoteQueue>(ioc.get_executor(), config.queue);
+    services.queue = &remote_queue->queue;
+  }
+  if (roles.has(Role::kWorker)) {
+    pool = std::make_unique<core::CpuPool>(static_cast<std::size_t>(config.cpu.threads), &metrics);
+    auto opened = StorageService::open(config, core::process_environment(), ioc.get_executor());
+    if (!opened) {
+      fmt::print(stderr, "mando: {}\n", opened.error().message);
+      return 2;
+    }
+    storage = std::move(*opened);
+    discord = std::make_unique<DiscordClient>(ioc.get_executor(), config.discord);
+    if (services.signer == nullptr) {
+      auto keyed = queue::RequestSigner::from_key(config.queue.signing_key);
+      if (!keyed) {
+        fmt::print(stderr, "mando: [queue] signing_key: {}\n", keyed.error().message);
+        return 2;
+      }
+      worker_signer = std::move(*keyed);
+      services.signer = &*worker_signer;
+    }
+    services.cpu = pool.get();
+    services.blobs = &storage->store();
+    services.discord = &discord->rest;
+  }
+  bot::Roles bot_roles{roles.has(Role::kIngress), roles.has(Role::kWorker), roles.worker_queues};
+  auto bot = bot::Bot::create(config, services, bot_roles);
+  if (!bot) {
+    fmt::print(stderr, "mando: {}\n", bot.error().message);
+    return 2;
+  }
+
+  net::Router router;
+  auto draining = std::make_shared<std::atomic<bool>>(false);
+  add_operational_routes(router, metrics, draining);
+  (*bot)->install_routes(router);
+  if (queue_service) queue_service->install_routes(router);
+  if (storage) storage->install_routes(router);
+
+  net::ServerOptions options{
+      .max_body_bytes = config.server.max_body_bytes,
+      .max_header_bytes = config.server.max_header_bytes,
+      .header_timeout = config.server.header_timeout,
+      .body_timeout = config.server.body_timeout,
+      .idle_timeout = config.server.idle_timeout,
+  };
+  net::HttpServer server(ioc, std::move(router), options, metrics);
+  auto bound = server.listen(config.server.listen);
+  if (!bound) {
+    fmt::print(stderr, "mando: {}\n", bound.error().message);
+    return 1;
+  }
+  if (queue_service) {
+    const int cpu_threads = static_cast<int>(pool ? pool->size() : 0);
+    if (auto started = queue_service->start(bound->url(), cpu_threads); !started) {
+      fmt::print(stderr, "mando: {}\n", started.error().message);
+      return 1;
+    }
+  }
+  if (storage) storage->start(bound->url(), metrics);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  server.start();
+  asio::co_spawn(ioc,
+                 stop_on_signal(ioc, signals, server, draining, config.server.shutdown_timeout),
+                 asio::detached);
+  if (hooks.listening) hooks.listening(bound->url());
+
+  // The one line scripts wait for; everything else goes to the log on stderr.
+  fmt::print("listening on {}\n", bound->url());
+  std::fflush(stdout);
+  log->info("mando {} serving on {} (roles={} io_threads={} cpu_threads={} data_dir={})",
+            MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
+            config.data_dir);
+  if (roles.has(Role::kIngress)) {
+    log->info("Discord interactions endpoint: {}/interactions{}", bound->url(),
+              config.discord.public_key.empty() ? " (set MANDO_DISCORD_PUBLIC_KEY to enable)" : "");
+  }
+  log->info("health: {0}/healthz  readiness: {0}/readyz  metrics: {0}/metrics", bound->url());
+  if (queue_service) {
+    log->info("Cloud Tasks v2 API: {}/v2/projects/{}/locations/{}/queues", bound->url(),
+              config.queue.project, config.queue.location);
+  }
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace mando::app

@@ -1,0 +1,123 @@
+#include "bot/job_tracker.hpp"
+
+#include <algorithm>
+
+namespace mando::bot {
+
+JobLimits::JobLimits(const core::BotConfig& bot, const std::vector<core::GuildLimits>& guilds)
+    : defaults_{bot.max_running_per_user, bot.max_queued_per_user} {
+  for (const auto& g : guilds) {
+    UserLimits limits = defaults_;
+    if (g.max_running_per_user > 0) limits.max_running = g.max_running_per_user;
+    if (g.max_queued_per_user > 0) limits.max_queued = g.max_queued_per_user;
+    guilds_[g.guild_id] = limits;
+  }
+}
+
+UserLimits JobLimits::for_guild(const std::optional<std::string>& guild_id) const {
+  if (guild_id) {
+    if (auto it = guilds_.find(*guild_id); it != guilds_.end()) return it->second;
+  }
+  return defaults_;
+}
+
+JobTracker::JobTracker(JobLimits limits, bool count_queued)
+    : limits_(std::move(limits)), count_queued_(count_queued) {}
+
+JobTracker::Admission JobTracker::admit(const std::string& job_id, const Owner& owner,
+                                        Clock::time_point now) {
+  const UserLimits limits = limits_.for_guild(owner.guild_id);
+  std::lock_guard lock(mutex_);
+  Counts& counts = users_[owner.user_id];
+  Admission answer{false, counts.queued, counts.running, limits.max_queued};
+  if (jobs_.contains(job_id)) {
+    answer.admitted = true;
+    return answer;
+  }
+  if (count_queued_ && (counts.queued >= limits.max_queued ||
+                        counts.queued + counts.running >= limits.max_queued + limits.max_running)) {
+    return answer;
+  }
+  line_.push_back(job_id);
+  jobs_.emplace(job_id, Job{owner, now, false, std::prev(line_.end())});
+  ++counts.queued;
+  answer.admitted = true;
+  answer.queued = counts.queued;
+  return answer;
+}
+
+void JobTracker::forget(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) remove(it);
+}
+
+bool JobTracker::start(const std::string& job_id, const Owner& owner, Clock::time_point now) {
+  const UserLimits limits = limits_.for_guild(owner.guild_id);
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(job_id);
+  if (it != jobs_.end() && it->second.running) return true;  // a retried task
+  Counts& counts = users_[owner.user_id];
+  if (counts.running >= limits.max_running) return false;
+  if (it == jobs_.end()) {
+    jobs_.emplace(job_id, Job{owner, now, true, line_.end()});
+  } else {
+    line_.erase(it->second.in_line);
+    it->second.in_line = line_.end();
+    it->second.running = true;
+    it->second.since = now;
+    --counts.queued;
+  }
+  ++counts.running;
+  return true;
+}
+
+void JobTracker::finish(const std::string& job_id) { forget(job_id); }
+
+void JobTracker::remove(std::map<std::string, Job>::iterator it) {
+  auto user = users_.find(it->second.owner.user_id);
+  if (it->second.running) {
+    --user->second.running;
+  } else {
+    --user->second.queued;
+    line_.erase(it->second.in_line);
+  }
+  if (user->second.queued == 0 && user->second.running == 0) users_.erase(user);
+  jobs_.erase(it);
+}
+
+std::optional<JobTracker::Position> JobTracker::position(const std::string& job_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.running) return std::nullopt;
+  const std::list<std::string>::const_iterator place = it->second.in_line;
+  const auto ahead = std::distance(line_.cbegin(), place);
+  return Position{static_cast<int>(ahead) + 1, static_cast<int>(line_.size())};
+}
+
+std::vector<std::pair<std::string, JobTracker::Position>> JobTracker::waiting_since(
+    Clock::time_point since) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, Position>> out;
+  const int waiting = static_cast<int>(line_.size());
+  for (const auto& id : line_) {
+    if (jobs_.at(id).since >= since) break;  // the line is in admission order
+    out.emplace_back(id, Position{static_cast<int>(out.size()) + 1, waiting});
+  }
+  return out;
+}
+
+void JobTracker::forget_before(Clock::time_point before) {
+  std::lock_guard lock(mutex_);
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    auto next = std::next(it);
+    if (it->second.since < before) remove(it);
+    it = next;
+  }
+}
+
+std::size_t JobTracker::size() const {
+  std::lock_guard lock(mutex_);
+  return jobs_.size();
+}
+
+}  // namespace mando::bot

@@ -1,0 +1,114 @@
+#pragma once
+// Fairness between users: at most `max_queued` jobs of one user wait for a worker and at most
+// `max_running` of them run (render or deliver) at once, per guild if configured; and where a
+// waiting job stands in line, for the progress line of its message.
+//
+// A job is admitted at the ingress (queued), started by its worker (running) and finished when
+// its reply is delivered or dropped. In one process (`mando serve`, role all) one tracker sees
+// all three. When the roles run apart, each process sees its part only: the ingress cannot see
+// completions, so it does not limit queued jobs (a limiter shared through a database can take
+// this seam later, as for Discord's rate limits), and workers limit running jobs on their own.
+// Entries older than the interaction token's lifetime are forgotten: their job can no longer
+// answer anyone.
+//
+// Thread-safety: every method may be called from any thread.
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace mando::bot {
+
+struct UserLimits {
+  int max_running = 3;
+  int max_queued = 7;
+};
+
+// [bot] limits with their [guilds.ID] overrides.
+class JobLimits {
+ public:
+  JobLimits() = default;
+  JobLimits(const core::BotConfig& bot, const std::vector<core::GuildLimits>& guilds);
+  UserLimits for_guild(const std::optional<std::string>& guild_id) const;
+
+ private:
+  UserLimits defaults_;
+  std::map<std::string, UserLimits, std::less<>> guilds_;
+};
+
+class JobTracker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Owner {
+    std::string user_id;
+    std::optional<std::string> guild_id;
+  };
+
+  struct Admission {
+    bool admitted = false;
+    int queued = 0;   // the user's waiting jobs, this one included when admitted
+    int running = 0;  // the user's running jobs
+    int max_queued = 0;
+  };
+
+  struct Position {
+    int position = 0;  // 1 is next
+    int waiting = 0;   // jobs waiting in all
+  };
+
+  // `count_queued`: whether admission limits the jobs waiting (see the file comment).
+  JobTracker(JobLimits limits, bool count_queued);
+
+  // The ingress: refuses when the user already has max_queued jobs waiting or max_running +
+  // max_queued jobs in all. Admitting a job id again (a retried interaction) admits it.
+  Admission admit(const std::string& job_id, const Owner& owner, Clock::time_point now);
+  // Undoes admit() when the job could not be enqueued.
+  void forget(const std::string& job_id);
+
+  // The worker: false when the user already has max_running jobs running (the job stays as it
+  // was; its task is retried later). A job this process never admitted is tracked from here.
+  bool start(const std::string& job_id, const Owner& owner, Clock::time_point now);
+  // The reply was delivered or dropped.
+  void finish(const std::string& job_id);
+
+  std::optional<Position> position(const std::string& job_id) const;
+  // Jobs waiting since before `since`, oldest first, with their places, for progress lines.
+  std::vector<std::pair<std::string, Position>> waiting_since(Clock::time_point since) const;
+
+  // Drops entries admitted or started before `before` (their tokens have expired).
+  void forget_before(Clock::time_point before);
+
+  std::size_t size() const;
+
+ private:
+  struct Job {
+    Owner owner;
+    Clock::time_point since;
+    bool running = false;
+    std::list<std::string>::iterator in_line;  // its place in line_ while waiting
+  };
+  struct Counts {
+    int queued = 0;
+    int running = 0;
+  };
+
+  void remove(std::map<std::string, Job>::iterator it);
+
+  const JobLimits limits_;
+  const bool count_queued_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Job> jobs_;
+  std::map<std::string, Counts> users_;
+  std::list<std::string> line_;  // waiting job ids, oldest first
+};
+
+}  // namespace mando::bot

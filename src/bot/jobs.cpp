@@ -1,0 +1,144 @@
+#include "bot/jobs.hpp"
+
+#include <charconv>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+namespace mando::bot {
+
+namespace json = boost::json;
+using std::chrono::system_clock;
+
+std::optional<system_clock::time_point> snowflake_time(std::string_view id) {
+  constexpr std::int64_t kDiscordEpochMs = 1420070400000;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (ec != std::errc() || end != id.data() + id.size() || id.empty()) return std::nullopt;
+  const auto ms = static_cast<std::int64_t>(value >> 22) + kDiscordEpochMs;
+  return system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+system_clock::time_point DiscordTarget::created(system_clock::time_point fallback) const {
+  return snowflake_time(interaction_id).value_or(fallback);
+}
+
+bool DiscordTarget::token_expired(system_clock::time_point now, std::chrono::seconds margin) const {
+  return now >= created(now) + kTokenLifetime - margin;
+}
+
+namespace {
+
+Result<json::object> parse_object(std::string_view body, std::string_view what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: the body is not a JSON object", what));
+  }
+  return std::move(v.as_object());
+}
+
+// A string field, required unless `optional`.
+Result<std::string> string_field(const json::object& o, std::string_view key, std::string_view what,
+                                 bool optional = false) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr && optional) return std::string();
+  if (v == nullptr || !v->is_string()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `{}` must be a string", what, key));
+  }
+  return std::string(v->as_string());
+}
+
+Result<DiscordTarget> parse_target(const json::object& o, std::string_view what) {
+  const json::value* v = o.if_contains("target");
+  if (v == nullptr || !v->is_object()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `target` must be an object", what));
+  }
+  const json::object& t = v->as_object();
+  DiscordTarget target;
+  for (auto [key, out] : {std::pair{"interaction_id", &target.interaction_id},
+                          {"application_id", &target.application_id},
+                          {"token", &target.token},
+                          {"user_id", &target.user_id}}) {
+    auto s = string_field(t, key, what);
+    if (!s) return tl::unexpected(s.error());
+    *out = std::move(*s);
+  }
+  auto guild = string_field(t, "guild_id", what, true);
+  if (!guild) return tl::unexpected(guild.error());
+  if (!guild->empty()) target.guild_id = std::move(*guild);
+  return target;
+}
+
+}  // namespace
+
+json::object to_json(const DiscordTarget& target) {
+  json::object o{{"interaction_id", target.interaction_id},
+                 {"application_id", target.application_id},
+                 {"token", target.token},
+                 {"user_id", target.user_id}};
+  if (target.guild_id) o["guild_id"] = *target.guild_id;
+  return o;
+}
+
+std::string to_json(const ImageJob& job) {
+  return json::serialize(
+      json::object{{"target", to_json(job.target)}, {"spec", job.spec}, {"options", job.options}});
+}
+
+std::string to_json(const ReplyJob& job) {
+  json::object o{{"target", to_json(job.target)}, {"message", job.message}};
+  if (!job.blob_key.empty()) {
+    o["blob_key"] = job.blob_key;
+    o["filename"] = job.filename;
+    o["content_type"] = job.content_type;
+  }
+  return json::serialize(o);
+}
+
+Result<ImageJob> parse_image_job(std::string_view body) {
+  constexpr std::string_view kWhat = "create-image task";
+  auto o = parse_object(body, kWhat);
+  if (!o) return tl::unexpected(o.error());
+  auto target = parse_target(*o, kWhat);
+  if (!target) return tl::unexpected(target.error());
+  auto spec = string_field(*o, "spec", kWhat);
+  if (!spec) return tl::unexpected(spec.error());
+  auto options = string_field(*o, "options", kWhat, true);
+  if (!options) return tl::unexpected(options.error());
+  return ImageJob{std::move(*target), std::move(*spec), std::move(*options)};
+}
+
+Result<ReplyJob> parse_reply_job(std::string_view body) {
+  constexpr std::string_view kWhat = "reply-discord task";
+  auto o = parse_object(body, kWhat);
+  if (!o) return tl::unexpected(o.error());
+  auto target = parse_target(*o, kWhat);
+  if (!target) return tl::unexpected(target.error());
+  ReplyJob job;
+  job.target = std::move(*target);
+  const json::value* message = o->if_contains("message");
+  if (message == nullptr || !message->is_object()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `message` must be an object", kWhat));
+  }
+  job.message = message->as_object();
+  for (auto [key, out] : {std::pair{"blob_key", &job.blob_key},
+                          {"filename", &job.filename},
+                          {"content_type", &job.content_type}}) {
+    auto s = string_field(*o, key, kWhat, true);
+    if (!s) return tl::unexpected(s.error());
+    *out = std::move(*s);
+  }
+  if (!job.blob_key.empty() && job.filename.empty()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `filename` must be set with `blob_key`", kWhat));
+  }
+  return job;
+}
+
+}  // namespace mando::bot

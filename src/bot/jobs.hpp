@@ -1,0 +1,69 @@
+#pragma once
+// The bodies of the bot's tasks, as plain values with their JSON form.
+//
+// A task body is written by one process and read by another (ingress -> worker -> worker), maybe
+// a different version of mando after an upgrade, so the JSON is the contract: parse_*() refuse a
+// body that lacks a field they need (kInvalidArgument naming it) and ignore fields they do not
+// know.
+//
+// The interaction token travels in the body because the worker needs it to answer; it is a
+// secret for its 15 minutes of life, so bodies are never logged.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "core/error.hpp"
+
+namespace mando::bot {
+
+// Interaction tokens are valid this long after the interaction was created.
+inline constexpr std::chrono::minutes kTokenLifetime{15};
+
+// The creation time of a Discord snowflake: its top 42 bits are milliseconds since 2015-01-01.
+// nullopt for text that is not a snowflake.
+std::optional<std::chrono::system_clock::time_point> snowflake_time(std::string_view id);
+
+// Who to answer: the interaction whose deferred response a worker completes.
+struct DiscordTarget {
+  std::string interaction_id;
+  std::string application_id;
+  std::string token;  // secret
+  std::string user_id;
+  std::optional<std::string> guild_id;
+
+  // The interaction's creation time (from its id), or `fallback` when the id is not a snowflake.
+  std::chrono::system_clock::time_point created(
+      std::chrono::system_clock::time_point fallback) const;
+  // True once the token can no longer be used (with `margin` to spare for the request itself).
+  bool token_expired(std::chrono::system_clock::time_point now,
+                     std::chrono::seconds margin = std::chrono::seconds(10)) const;
+};
+
+// Queue `create-image`: draw `spec` (render::format_spec text) for `target`.
+struct ImageJob {
+  DiscordTarget target;
+  std::string spec;
+  std::string options;  // the user's options in the buttons' compact form (commands/mando.hpp)
+};
+
+// Queue `reply-discord`: edit the target's original response into `message` (Discord's message
+// payload), uploading the blob `blob_key` as `filename` when it is set.
+struct ReplyJob {
+  DiscordTarget target;
+  boost::json::object message;
+  std::string blob_key;  // empty: no attachment
+  std::string filename;
+  std::string content_type;
+};
+
+boost::json::object to_json(const DiscordTarget& target);
+std::string to_json(const ImageJob& job);
+std::string to_json(const ReplyJob& job);
+Result<ImageJob> parse_image_job(std::string_view body);
+Result<ReplyJob> parse_reply_job(std::string_view body);
+
+}  // namespace mando::bot

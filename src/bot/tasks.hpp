@@ -1,0 +1,51 @@
+#pragma once
+// How the bot's modules hand work to each other: a named task on one of the bot's queues,
+// pushed by the queue to a worker route of this (or another) mando.
+//
+// Tasks are appEngineHttpRequest tasks with a relative URI ("/workers/generate-image"): the
+// queue resolves it against its worker base URL, so where workers run is the queue's business
+// ([queues.ID] worker_base_url), not the sender's. Task ids are the interaction's id, so a
+// second send of the same work (Discord retrying, a worker retried after a crash) is refused by
+// the queue's deduplication and counts as done.
+
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "bot/jobs.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "queue/task_queue.hpp"
+
+namespace mando::bot {
+
+// The queues and worker routes of the bot (names kept stable: they are in operators' configs).
+inline constexpr std::string_view kCreateImageQueue = "create-image";
+inline constexpr std::string_view kReplyDiscordQueue = "reply-discord";
+inline constexpr std::string_view kGenerateImagePath = "/workers/generate-image";
+inline constexpr std::string_view kReplyDiscordPath = "/workers/reply-discord";
+
+// The bot's queues as the dispatcher declares them: each [queues.ID] of the config, with the
+// bot's defaults for create-image and reply-discord filled in where the config sets nothing.
+// create-image dispatches at most twice as many renders at once as `cpu_threads`, so waiting
+// work waits in the queue; both retry for as long as an interaction token lives.
+std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue> configured,
+                                                 int cpu_threads);
+
+class TaskSender {
+ public:
+  TaskSender(queue::TaskQueue& queue, const core::QueueConfig& config);
+
+  // Creates task `task_id` on `queue_id`, a POST of the JSON `body` to `worker_path`. Answers
+  // false when the name is taken (the work was sent before), true when created.
+  boost::asio::awaitable<Result<bool>> send(std::string_view queue_id, std::string task_id,
+                                            std::string_view worker_path, std::string body);
+
+ private:
+  queue::TaskQueue& queue_;
+  std::string project_;
+  std::string location_;
+};
+
+}  // namespace mando::bot
