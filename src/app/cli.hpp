@@ -17,6 +17,7 @@ namespace mando::app {
 void add_all_commands(CLI::App& app);
 
 void add_serve_command(CLI::App& app);
+void add_dev_command(CLI::App& app);  // serve + the Discord emulator
 void add_version_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_keys_command(CLI::App& app);

@@ -7,6 +7,7 @@ namespace mando::app {
 
 void add_all_commands(CLI::App& app) {
   add_serve_command(app);
+  add_dev_command(app);
   add_version_command(app);
   add_config_command(app);
   add_keys_command(app);

@@ -166,11 +166,14 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
                        ? config.server.io_threads
                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   asio::io_context ioc(io_threads);
+  std::shared_ptr<void> prepared;
   if (hooks.prepare) {
-    if (auto ok = hooks.prepare(ioc, config); !ok) {
+    auto ok = hooks.prepare(ioc, config);
+    if (!ok) {
       fmt::print(stderr, "mando: {}\n", ok.error().message);
       return 2;
     }
+    prepared = std::move(*ok);
   }
 
   // Declared in the order they must die in reverse: the bot before what it uses.

@@ -12,6 +12,7 @@
 // served.
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -37,8 +38,9 @@ struct ServeRoles {
 
 struct ServeHooks {
   // Called before anything is built, with the I/O context the server will run; may adjust the
-  // configuration (`mando dev` points Discord at its emulator). An error stops the start (2).
-  std::function<Result<void>(boost::asio::io_context&, core::Config&)> prepare;
+  // configuration (`mando dev` points Discord at its emulator). What it answers is kept alive
+  // until the io_context has stopped, and destroyed before it. An error stops the start (2).
+  std::function<Result<std::shared_ptr<void>>(boost::asio::io_context&, core::Config&)> prepare;
   // Called once the server listens, with its base URL ("http://127.0.0.1:8080").
   std::function<void(const std::string& url)> listening;
 };
