@@ -255,6 +255,7 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     }
   }
   if (storage) storage->start(bound->url(), metrics);
+  (*bot)->start(ioc.get_executor());
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   server.start();
   asio::co_spawn(ioc,

@@ -22,6 +22,8 @@ commands::MandoDeps mando_deps(const core::Config& config, const BotServices& se
   deps.cpu = services.cpu;
   deps.blobs = services.blobs;
   deps.metrics = services.metrics;
+  deps.discord = services.discord;
+  deps.progress_after = config.bot.progress_after;
   deps.reply_with_url = config.bot.reply == "url";
   deps.max_image_size = config.bot.max_image_size;
   return deps;
@@ -56,7 +58,13 @@ Bot::Bot(const core::Config& config, BotServices services, Roles roles)
     reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *jobs_,
                                            *services_.metrics);
   }
+  // Progress lines need the place in line (the ingress) and a Discord client (a worker).
+  const bool progress = roles_.ingress && roles_.worker;
+  progress_ = std::make_unique<ProgressLoop>(*jobs_, progress ? services_.discord : nullptr,
+                                             config.bot.progress_after);
 }
+
+void Bot::start(asio::any_io_executor executor) { progress_->start(std::move(executor)); }
 
 Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices services,
                                          Roles roles) {

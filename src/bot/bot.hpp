@@ -20,6 +20,7 @@
 
 #include "bot/commands/mando.hpp"
 #include "bot/job_tracker.hpp"
+#include "bot/progress.hpp"
 #include "bot/tasks.hpp"
 #include "bot/workers/reply_discord.hpp"
 #include "core/config.hpp"
@@ -70,6 +71,9 @@ class Bot {
   // answers 503, saying what to set.
   void install_routes(net::Router& router);
 
+  // Starts the tracker's housekeeping and progress lines (progress.hpp) on `executor`.
+  void start(boost::asio::any_io_executor executor);
+
   const discord::CommandRegistry& commands() const { return registry_; }
   JobTracker& jobs() { return *jobs_; }
 
@@ -82,6 +86,7 @@ class Bot {
   std::optional<TaskSender> tasks_;
   std::shared_ptr<commands::MandoModule> mando_;
   std::unique_ptr<ReplyWorker> reply_;
+  std::unique_ptr<ProgressLoop> progress_;
   discord::CommandRegistry registry_;
   std::optional<discord::InteractionsEndpoint> endpoint_;
 };

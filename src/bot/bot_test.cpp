@@ -37,30 +37,34 @@ TEST(JobTracker, LimitsQueuedAndRunningJobsPerUser) {
   config.max_queued_per_user = 2;
   JobTracker jobs(JobLimits(config, {}), true);
   const auto t = steady_clock::now();
-  const JobTracker::Owner ann{"ann", std::nullopt};
-  EXPECT_TRUE(jobs.admit("1", ann, t).admitted);
-  EXPECT_TRUE(jobs.admit("2", ann, t).admitted);
-  auto third = jobs.admit("3", ann, t);
+  auto ann = [](std::string id) { return DiscordTarget{std::move(id), "app", "tok", "ann", {}}; };
+  EXPECT_TRUE(jobs.admit(ann("1"), t).admitted);
+  EXPECT_TRUE(jobs.admit(ann("2"), t).admitted);
+  auto third = jobs.admit(ann("3"), t);
   EXPECT_FALSE(third.admitted);
   EXPECT_EQ(third.queued, 2);
-  EXPECT_TRUE(jobs.admit("1", ann, t).admitted) << "the same interaction again is not a new job";
-  EXPECT_TRUE(jobs.admit("x", {"bob", std::nullopt}, t).admitted) << "limits are per user";
+  auto again = jobs.admit(ann("1"), t);
+  EXPECT_TRUE(again.admitted) << "the same interaction again is not a new job";
+  EXPECT_FALSE(again.fresh);
+  EXPECT_TRUE(jobs.admit({"x", "app", "tok", "bob", {}}, t).admitted) << "limits are per user";
 
-  EXPECT_TRUE(jobs.start("1", ann, t));
-  EXPECT_FALSE(jobs.start("2", ann, t)) << "one running job at most";
-  EXPECT_TRUE(jobs.admit("3", ann, t).admitted) << "a started job frees a queued place";
-  EXPECT_FALSE(jobs.admit("4", ann, t).admitted);
+  using Start = JobTracker::Start;
+  EXPECT_EQ(jobs.start(ann("1"), t), Start::kStarted);
+  EXPECT_EQ(jobs.start(ann("2"), t), Start::kUserBusy) << "one running job at most";
+  EXPECT_TRUE(jobs.admit(ann("3"), t).admitted) << "a started job frees a queued place";
+  EXPECT_FALSE(jobs.admit(ann("4"), t).admitted);
   jobs.finish("1");
-  EXPECT_TRUE(jobs.start("2", ann, t));
+  EXPECT_EQ(jobs.start(ann("2"), t), Start::kStarted);
   EXPECT_EQ(jobs.size(), 3u);
 }
 
 TEST(JobTracker, PositionsAndForgettingExpiredJobs) {
   JobTracker jobs(JobLimits(core::BotConfig{}, {}), true);
   const auto t = steady_clock::now();
-  jobs.admit("a", {"u1", std::nullopt}, t);
-  jobs.admit("b", {"u2", std::nullopt}, t + std::chrono::seconds(1));
-  jobs.admit("c", {"u3", std::nullopt}, t + std::chrono::seconds(2));
+  auto job = [](std::string id) { return DiscordTarget{id, "app", "tok", "user-" + id, {}}; };
+  jobs.admit(job("a"), t);
+  jobs.admit(job("b"), t + std::chrono::seconds(1));
+  jobs.admit(job("c"), t + std::chrono::seconds(2));
   ASSERT_TRUE(jobs.position("c"));
   EXPECT_EQ(jobs.position("c")->position, 3);
   EXPECT_EQ(jobs.position("c")->waiting, 3);
@@ -68,7 +72,15 @@ TEST(JobTracker, PositionsAndForgettingExpiredJobs) {
   ASSERT_EQ(waiting.size(), 2u);
   EXPECT_EQ(waiting[1].first, "b");
   EXPECT_EQ(waiting[1].second.position, 2);
-  jobs.start("a", {"u1", std::nullopt}, t);
+  auto edits = jobs.claim_progress(t + std::chrono::milliseconds(1500));
+  ASSERT_EQ(edits.size(), 2u);
+  EXPECT_EQ(edits[1].target.interaction_id, "b");
+  EXPECT_EQ(edits[1].position.position, 2);
+  EXPECT_TRUE(jobs.claim_progress(t + std::chrono::seconds(3)).size() == 1u)
+      << "only c: a and b are being edited";
+  EXPECT_EQ(jobs.start(job("a"), t), JobTracker::Start::kEditing) << "wait for the edit";
+  jobs.end_progress("a");
+  EXPECT_EQ(jobs.start(job("a"), t), JobTracker::Start::kStarted);
   EXPECT_FALSE(jobs.position("a")) << "a running job has no place in line";
   EXPECT_EQ(jobs.position("b")->position, 1);
   jobs.forget_before(t + std::chrono::milliseconds(1500));
@@ -86,7 +98,7 @@ TEST(JobTracker, GuildOverridesAndSplitIngress) {
   JobTracker split(limits, false);
   const auto t = steady_clock::now();
   for (int i = 0; i < 5; ++i)
-    EXPECT_TRUE(split.admit(std::to_string(i), {"u", std::nullopt}, t).admitted);
+    EXPECT_TRUE(split.admit({std::to_string(i), "app", "tok", "u", {}}, t).admitted);
 }
 
 // --- task bodies ------------------------------------------------------------------------------

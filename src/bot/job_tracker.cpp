@@ -24,12 +24,12 @@ UserLimits JobLimits::for_guild(const std::optional<std::string>& guild_id) cons
 JobTracker::JobTracker(JobLimits limits, bool count_queued)
     : limits_(std::move(limits)), count_queued_(count_queued) {}
 
-JobTracker::Admission JobTracker::admit(const std::string& job_id, const Owner& owner,
-                                        Clock::time_point now) {
-  const UserLimits limits = limits_.for_guild(owner.guild_id);
+JobTracker::Admission JobTracker::admit(const DiscordTarget& job, Clock::time_point now) {
+  const std::string& job_id = job.interaction_id;
+  const UserLimits limits = limits_.for_guild(job.guild_id);
   std::lock_guard lock(mutex_);
-  Counts& counts = users_[owner.user_id];
-  Admission answer{false, counts.queued, counts.running, limits.max_queued};
+  Counts& counts = users_[job.user_id];
+  Admission answer{false, false, counts.queued, counts.running, limits.max_queued};
   if (jobs_.contains(job_id)) {
     answer.admitted = true;
     return answer;
@@ -39,9 +39,10 @@ JobTracker::Admission JobTracker::admit(const std::string& job_id, const Owner& 
     return answer;
   }
   line_.push_back(job_id);
-  jobs_.emplace(job_id, Job{owner, now, false, std::prev(line_.end())});
+  jobs_.emplace(job_id, Job{job, now, false, false, 0, std::prev(line_.end())});
   ++counts.queued;
   answer.admitted = true;
+  answer.fresh = true;
   answer.queued = counts.queued;
   return answer;
 }
@@ -51,15 +52,17 @@ void JobTracker::forget(const std::string& job_id) {
   if (auto it = jobs_.find(job_id); it != jobs_.end()) remove(it);
 }
 
-bool JobTracker::start(const std::string& job_id, const Owner& owner, Clock::time_point now) {
-  const UserLimits limits = limits_.for_guild(owner.guild_id);
+JobTracker::Start JobTracker::start(const DiscordTarget& job, Clock::time_point now) {
+  const std::string& job_id = job.interaction_id;
+  const UserLimits limits = limits_.for_guild(job.guild_id);
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
-  if (it != jobs_.end() && it->second.running) return true;  // a retried task
-  Counts& counts = users_[owner.user_id];
-  if (counts.running >= limits.max_running) return false;
+  if (it != jobs_.end() && it->second.running) return Start::kStarted;  // a retried task
+  if (it != jobs_.end() && it->second.editing) return Start::kEditing;
+  Counts& counts = users_[job.user_id];
+  if (counts.running >= limits.max_running) return Start::kUserBusy;
   if (it == jobs_.end()) {
-    jobs_.emplace(job_id, Job{owner, now, true, line_.end()});
+    jobs_.emplace(job_id, Job{job, now, true, false, 0, line_.end()});
   } else {
     line_.erase(it->second.in_line);
     it->second.in_line = line_.end();
@@ -68,13 +71,13 @@ bool JobTracker::start(const std::string& job_id, const Owner& owner, Clock::tim
     --counts.queued;
   }
   ++counts.running;
-  return true;
+  return Start::kStarted;
 }
 
 void JobTracker::finish(const std::string& job_id) { forget(job_id); }
 
 void JobTracker::remove(std::map<std::string, Job>::iterator it) {
-  auto user = users_.find(it->second.owner.user_id);
+  auto user = users_.find(it->second.target.user_id);
   if (it->second.running) {
     --user->second.running;
   } else {
@@ -104,6 +107,28 @@ std::vector<std::pair<std::string, JobTracker::Position>> JobTracker::waiting_si
     out.emplace_back(id, Position{static_cast<int>(out.size()) + 1, waiting});
   }
   return out;
+}
+
+std::vector<JobTracker::ProgressEdit> JobTracker::claim_progress(Clock::time_point since) {
+  std::lock_guard lock(mutex_);
+  std::vector<ProgressEdit> out;
+  const int waiting = static_cast<int>(line_.size());
+  int position = 0;
+  for (const auto& id : line_) {
+    ++position;
+    Job& job = jobs_.at(id);
+    if (job.since >= since) break;  // the line is in admission order
+    if (job.editing || job.shown_position == position) continue;
+    job.editing = true;
+    job.shown_position = position;
+    out.push_back({job.target, {position, waiting}});
+  }
+  return out;
+}
+
+void JobTracker::end_progress(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) it->second.editing = false;
 }
 
 void JobTracker::forget_before(Clock::time_point before) {

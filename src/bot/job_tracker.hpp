@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "bot/jobs.hpp"
 #include "core/config.hpp"
 
 namespace mando::bot {
@@ -48,15 +49,11 @@ class JobTracker {
  public:
   using Clock = std::chrono::steady_clock;
 
-  struct Owner {
-    std::string user_id;
-    std::optional<std::string> guild_id;
-  };
-
   struct Admission {
     bool admitted = false;
-    int queued = 0;   // the user's waiting jobs, this one included when admitted
-    int running = 0;  // the user's running jobs
+    bool fresh = false;  // admitted now, not before (forget() it if the work was sent before)
+    int queued = 0;      // the user's waiting jobs, this one included when admitted
+    int running = 0;     // the user's running jobs
     int max_queued = 0;
   };
 
@@ -69,20 +66,34 @@ class JobTracker {
   JobTracker(JobLimits limits, bool count_queued);
 
   // The ingress: refuses when the user already has max_queued jobs waiting or max_running +
-  // max_queued jobs in all. Admitting a job id again (a retried interaction) admits it.
-  Admission admit(const std::string& job_id, const Owner& owner, Clock::time_point now);
+  // max_queued jobs in all. A job is known by its interaction id; admitting it again (a retried
+  // interaction) admits it.
+  Admission admit(const DiscordTarget& job, Clock::time_point now);
   // Undoes admit() when the job could not be enqueued.
   void forget(const std::string& job_id);
 
-  // The worker: false when the user already has max_running jobs running (the job stays as it
-  // was; its task is retried later). A job this process never admitted is tracked from here.
-  bool start(const std::string& job_id, const Owner& owner, Clock::time_point now);
+  enum class Start {
+    kStarted,
+    kUserBusy,  // the user already has max_running jobs running: retry the task later
+    kEditing,   // a progress edit of this job is in flight: start again once it is done
+  };
+  // The worker. A job this process never admitted is tracked from here.
+  Start start(const DiscordTarget& job, Clock::time_point now);
   // The reply was delivered or dropped.
   void finish(const std::string& job_id);
 
   std::optional<Position> position(const std::string& job_id) const;
   // Jobs waiting since before `since`, oldest first, with their places, for progress lines.
   std::vector<std::pair<std::string, Position>> waiting_since(Clock::time_point since) const;
+
+  // Progress lines: the jobs waiting since before `since` whose place changed since their last
+  // line, now marked as being edited (start() waits for the edit), with their targets.
+  struct ProgressEdit {
+    DiscordTarget target;
+    Position position;
+  };
+  std::vector<ProgressEdit> claim_progress(Clock::time_point since);
+  void end_progress(const std::string& job_id);
 
   // Drops entries admitted or started before `before` (their tokens have expired).
   void forget_before(Clock::time_point before);
@@ -91,9 +102,11 @@ class JobTracker {
 
  private:
   struct Job {
-    Owner owner;
+    DiscordTarget target;
     Clock::time_point since;
     bool running = false;
+    bool editing = false;                      // a progress edit is in flight
+    int shown_position = 0;                    // the place its last progress line showed
     std::list<std::string>::iterator in_line;  // its place in line_ while waiting
   };
   struct Counts {

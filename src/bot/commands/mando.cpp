@@ -3,6 +3,9 @@
 #include <charconv>
 #include <random>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -290,16 +293,15 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
   auto spec = options.spec();
   if (!spec) co_return discord::InteractionResponse::ephemeral(spec.error().message);
 
-  const JobTracker::Owner owner{interaction.user.id, interaction.guild_id};
-  auto admission = deps_.jobs->admit(interaction.id, owner, deps_.now());
-  if (!admission.admitted) {
-    count("refused");
-    co_return refusal(admission);
-  }
   ImageJob job{{interaction.id, interaction.application_id, interaction.token, interaction.user.id,
                 interaction.guild_id},
                render::format_spec(*spec),
                options.compact()};
+  auto admission = deps_.jobs->admit(job.target, deps_.now());
+  if (!admission.admitted) {
+    count("refused");
+    co_return refusal(admission);
+  }
   auto sent = co_await deps_.tasks->send(kCreateImageQueue, interaction.id, kGenerateImagePath,
                                          to_json(job));
   if (!sent) {
@@ -310,8 +312,42 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
     co_return discord::InteractionResponse::ephemeral(
         "Sorry, I could not start your mandala just now. Please try again in a moment.");
   }
+  // A duplicate whose first job already finished must not stay counted against the user.
+  if (!*sent && admission.fresh) deps_.jobs->forget(interaction.id);
   count(*sent ? "queued" : "duplicate");
   co_return discord::InteractionResponse::deferred();
+}
+
+asio::awaitable<std::optional<net::Response>> MandoModule::start(const DiscordTarget& target) {
+  // A progress edit of a waiting job takes one request: wait for it, a bounded number of times,
+  // so that it cannot land after the finished message.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int tries = 0; tries < 100; ++tries) {
+    switch (deps_.jobs->start(target, deps_.now())) {
+      case JobTracker::Start::kStarted:
+        co_return std::nullopt;
+      case JobTracker::Start::kUserBusy:
+        // The user's other images are being made: the queue tries this one again later.
+        co_return net::Response::json_error(429, "this user has as many images running as allowed");
+      case JobTracker::Start::kEditing:
+        timer.expires_after(std::chrono::milliseconds(50));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+  }
+  co_return net::Response::json_error(503, "a progress edit of this job does not finish");
+}
+
+asio::awaitable<void> MandoModule::say_drawing(const DiscordTarget& target) {
+  if (deps_.discord == nullptr || deps_.progress_after.count() == 0) co_return;
+  const auto now = std::chrono::system_clock::now();
+  if (now - target.created(now) < deps_.progress_after) co_return;
+  json::object message{{"content", "Drawing your mandala\u2026"}};
+  auto edited = co_await deps_.discord->edit_original_response(target.application_id, target.token,
+                                                               std::move(message));
+  if (!edited) {
+    core::logger("bot")->debug("interaction {}: progress line not shown: {}", target.interaction_id,
+                               edited.error().message);
+  }
 }
 
 asio::awaitable<net::Response> MandoModule::generate_image(net::Request request) {
@@ -331,10 +367,8 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     co_return net::Response::json_error(400, spec ? options.error().message : spec.error().message);
   }
   options->seed = spec->seed;
-  if (!deps_.jobs->start(id, {target.user_id, target.guild_id}, deps_.now())) {
-    // The user's other images are being made: the queue tries this one again later.
-    co_return net::Response::json_error(429, "this user has as many images running as allowed");
-  }
+  if (auto busy = co_await start(target); busy) co_return std::move(*busy);
+  co_await say_drawing(target);
 
   const auto started = std::chrono::steady_clock::now();
   // Named, not a temporary in the co_await: g++ 12 mishandles those (see docs/ARCHITECTURE.md).

@@ -30,6 +30,7 @@
 #include "core/cpu_pool.hpp"
 #include "core/metrics.hpp"
 #include "discord/command_registry.hpp"
+#include "discord/rest_client.hpp"
 #include "net/http_message.hpp"
 #include "render/spec.hpp"
 #include "storage/blob_store.hpp"
@@ -64,11 +65,13 @@ struct MandoOptions {
 };
 
 struct MandoDeps {
-  TaskSender* tasks = nullptr;          // ingress
-  JobTracker* jobs = nullptr;           // ingress and worker
-  core::CpuPool* cpu = nullptr;         // worker
-  storage::BlobStore* blobs = nullptr;  // worker
+  TaskSender* tasks = nullptr;             // ingress
+  JobTracker* jobs = nullptr;              // ingress and worker
+  core::CpuPool* cpu = nullptr;            // worker
+  storage::BlobStore* blobs = nullptr;     // worker
+  discord::RestClient* discord = nullptr;  // worker: progress lines (optional)
   core::MetricsRegistry* metrics = nullptr;
+  std::chrono::milliseconds progress_after{0};  // 0: no progress lines
   bool reply_with_url = false;  // [bot] reply = "url": embed the blob's URL, upload nothing
   int max_image_size = 2048;
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
@@ -88,6 +91,10 @@ class MandoModule : public std::enable_shared_from_this<MandoModule> {
  private:
   boost::asio::awaitable<discord::InteractionResponse> start_job(
       const discord::Interaction& interaction, MandoOptions options);
+  // JobTracker::start() for the worker; a response for the queue when the job cannot start.
+  boost::asio::awaitable<std::optional<net::Response>> start(const DiscordTarget& target);
+  // "Drawing..." on a deferred message that waited at least progress_after.
+  boost::asio::awaitable<void> say_drawing(const DiscordTarget& target);
 
   MandoDeps deps_;
   core::Family<core::Counter>* jobs_total_ = nullptr;
