@@ -1,0 +1,384 @@
+// /mando end to end (issue 6): the real `mando serve` against the Discord emulator
+// (src/emulator), which signs interactions as Discord does and answers the REST calls with
+// Discord's shapes, rate-limit headers and injected faults. The emulator runs in this process on
+// its own I/O thread; mando is a child process on loopback with a fresh data directory.
+//
+// Every wait is bounded: the emulator's long polls (a message's next version, N completed
+// messages) wake on the event itself; the only polling is of mando's /metrics for a drop, which
+// leaves no trace in the emulator, under a deadline.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "emulator/emulator_server.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_data.hpp"
+#include <png.h>
+#include <signal.h>
+
+namespace mando::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// The emulator's signing key, fixed so that this test can sign a replayed interaction itself.
+constexpr std::string_view kKeySeed =
+    "8f1a3c5e7092b4d6f8e0a2c4e6089b1d3f5a7c9e0b2d4f6a8c0e1f3a5b7d9c2e";
+constexpr std::string_view kSigningKey = "discord-e2e-test-queue-signing-key-0123456789";
+constexpr auto kStartLimit = 60s;
+constexpr auto kReplyLimit = 60s;
+
+struct Png {
+  unsigned width = 0;
+  unsigned height = 0;
+  std::vector<std::uint8_t> rgba;
+};
+
+// Decodes with libpng, independently of mando's encoder.
+std::optional<Png> decode_png(const std::string& bytes) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) return std::nullopt;
+  image.format = PNG_FORMAT_RGBA;
+  Png png{image.width, image.height, std::vector<std::uint8_t>(PNG_IMAGE_SIZE(image))};
+  if (!png_image_finish_read(&image, nullptr, png.rgba.data(), 0, nullptr)) return std::nullopt;
+  return png;
+}
+
+class DiscordE2eTest : public ::testing::Test {
+ protected:
+  DiscordE2eTest() {
+    emulator::EmulatorOptions options;
+    options.secret_key_seed_hex = std::string(kKeySeed);
+    server_ = emulator::EmulatorServer::start(ioc_, "127.0.0.1:0", options).value();
+    thread_ = std::thread([this] { ioc_.run(); });
+    std::ofstream(dir_.path() / "mando.toml") << R"(
+[cpu]
+threads = 2
+[queues.create-image]
+min_backoff = "100ms"
+max_backoff = "500ms"
+[queues.reply-discord]
+min_backoff = "100ms"
+max_backoff = "500ms"
+)";
+  }
+
+  ~DiscordE2eTest() override {
+    mando_.reset();
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+    server_.reset();
+  }
+
+  emulator::DiscordEmulator& emulator() { return server_->emulator(); }
+
+  // Starts (or restarts, on the same data directory) `mando serve`; answers its base URL.
+  std::string start_mando(std::vector<std::string> args = {"serve"},
+                          std::map<std::string, std::string> extra_env = {}) {
+    std::vector<std::string> argv{MANDO_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(),
+                {"--config", (dir_.path() / "mando.toml").string(), "--listen", "127.0.0.1:0"});
+    std::map<std::string, std::string> env{
+        {"MANDO_DATA_DIR", (dir_.path() / "data").string()},
+        {"MANDO_DISCORD_PUBLIC_KEY", emulator().public_key_hex()},
+        {"MANDO_DISCORD_APPLICATION_ID", emulator().application_id()},
+        {"MANDO_DISCORD_API_BASE_URL", server_->api_base_url()},
+        {"MANDO_QUEUE_SIGNING_KEY", std::string(kSigningKey)},
+        {"MANDO_QUEUE_API_TOKEN", ""},
+        {"MANDO_LOG_LEVEL", "warn"},  // nobody reads the pipes while images flow
+    };
+    for (auto& [k, v] : extra_env) env[k] = v;
+    auto process = std::make_unique<Process>(std::move(argv), std::move(env));
+    auto line = process->wait_for_line("listening on ", kStartLimit);
+    if (!line) {
+      ADD_FAILURE() << "mando did not start: " << process->wait(5s).err;
+      return {};
+    }
+    std::string url = line->substr(std::string("listening on ").size());
+    processes_.push_back(std::move(process));
+    return url;
+  }
+
+  void start_bot() {
+    url_ = start_mando();
+    emulator().set_bot_url(url_ + "/interactions");
+  }
+
+  template <typename T>
+  T call(asio::awaitable<T> awaitable, std::chrono::seconds limit = 90s) {
+    auto future = asio::co_spawn(ioc_, std::move(awaitable), asio::use_future);
+    if (future.wait_for(limit) != std::future_status::ready) {
+      ADD_FAILURE() << "no answer within " << limit.count() << " s";
+      std::abort();  // the coroutine still refers to this test's state
+    }
+    return future.get();
+  }
+
+  emulator::SentInteraction mando(std::string text) {
+    auto invocation = emulator().parse_command_text(text);
+    EXPECT_TRUE(invocation) << invocation.error().message;
+    auto sent = call(emulator().send_command(std::move(*invocation)));
+    EXPECT_TRUE(sent) << sent.error().message;
+    EXPECT_FALSE(sent->failed) << sent->failure;
+    EXPECT_EQ(sent->response.at("type").as_int64(), 5) << json::serialize(sent->response);
+    return *sent;
+  }
+
+  // The message once its version passes `after` (1: the deferred "thinking" state).
+  json::object next_version(const std::string& message_id, std::int64_t after = 1) {
+    auto message = call(emulator().wait_message(message_id, after, kReplyLimit));
+    EXPECT_TRUE(message);
+    return message ? *message : json::object{};
+  }
+
+  std::string attachment(const json::object& message) {
+    const auto& attachments = message.at("attachments").as_array();
+    if (attachments.empty()) return {};
+    const std::string url(attachments[0].at("url").as_string());
+    net::HttpClient client(ioc_.get_executor());
+    net::ClientRequest request;
+    request.url = url;
+    auto response = call(client.send(std::move(request)));
+    EXPECT_TRUE(response && response->status == 200);
+    return response ? response->body : std::string();
+  }
+
+  std::string metrics() {
+    net::HttpClient client(ioc_.get_executor());
+    net::ClientRequest request;
+    request.url = url_ + "/metrics";
+    auto response = call(client.send(std::move(request)));
+    return response ? response->body : std::string();
+  }
+
+  // Waits, under a deadline, until mando's /metrics contains `series`.
+  bool wait_for_metric(const std::string& series) {
+    for (auto deadline = std::chrono::steady_clock::now() + kReplyLimit;
+         std::chrono::steady_clock::now() < deadline;) {
+      if (metrics().find(series) != std::string::npos) return true;
+      asio::steady_timer timer(ioc_, 50ms);
+      call(timer.async_wait(asio::use_awaitable));
+    }
+    ADD_FAILURE() << "never saw " << series << " in\n" << metrics();
+    return false;
+  }
+
+  int cli(std::vector<std::string> args) {
+    std::vector<std::string> argv{MANDO_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--url");
+    argv.push_back(url_);
+    auto result = run(std::move(argv), {{"MANDO_QUEUE_API_TOKEN", ""}});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code;
+  }
+
+  TempDir dir_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  std::unique_ptr<emulator::EmulatorServer> server_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<Process>> processes_;
+  std::unique_ptr<Process> mando_;
+  std::string url_;
+};
+
+TEST_F(DiscordE2eTest, ASignedCommandIsDeferredThenEditedIntoThePngItAskedFor) {
+  start_bot();
+  auto sent = mando("/mando symmetry:12 palette:twilight size:256");
+  ASSERT_TRUE(sent.message_id);
+  auto message = next_version(*sent.message_id);
+  EXPECT_EQ(message.at("flags").as_int64() & 128, 0) << "no longer loading";
+  const auto& embed = message.at("embeds").at(0).as_object();
+  const std::string description(embed.at("description").as_string());
+  EXPECT_TRUE(std::regex_search(
+      description, std::regex(R"(/mando seed:\d+ symmetry:12 palette:twilight size:256)")))
+      << description;
+  EXPECT_EQ(message.at("components").at(0).at("components").as_array().size(), 3u);
+
+  auto png = decode_png(attachment(message));
+  ASSERT_TRUE(png) << "the attachment is a PNG";
+  EXPECT_EQ(png->width, 256u);
+  EXPECT_EQ(png->height, 256u);
+  std::set<std::uint32_t> colours;
+  for (std::size_t i = 0; i + 3 < png->rgba.size(); i += 4) {
+    colours.insert(png->rgba[i] << 16 | png->rgba[i + 1] << 8 | png->rgba[i + 2]);
+  }
+  EXPECT_GT(colours.size(), 100u) << "not blank";
+
+  auto stats = emulator().stats();
+  EXPECT_EQ(stats.at("bad_user_agent").as_int64(), 0);
+}
+
+TEST_F(DiscordE2eTest, TheSameInteractionTwiceIsRenderedOnce) {
+  start_bot();
+  auto sent = mando("/mando size:64");
+  // Discord's retry of the same interaction: the same id and token, signed again.
+  auto body = json::parse(read_test_data("discord/command_mando_guild.json")).as_object();
+  body["id"] = sent.interaction_id;
+  body["token"] = sent.token;
+  body["data"].as_object()["options"] = json::array{};
+  const std::string text = json::serialize(body);
+  std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
+  ASSERT_EQ(sodium_hex2bin(seed.data(), seed.size(), kKeySeed.data(), kKeySeed.size(), nullptr,
+                           nullptr, nullptr),
+            0);
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
+  std::array<unsigned char, crypto_sign_SECRETKEYBYTES> sk{};
+  crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data());
+  const std::string timestamp = std::to_string(std::time(nullptr));
+  const std::string signed_text = timestamp + text;
+  std::array<unsigned char, crypto_sign_BYTES> signature{};
+  crypto_sign_detached(signature.data(), nullptr,
+                       reinterpret_cast<const unsigned char*>(signed_text.data()),
+                       signed_text.size(), sk.data());
+  std::array<char, crypto_sign_BYTES * 2 + 1> hex{};
+  sodium_bin2hex(hex.data(), hex.size(), signature.data(), signature.size());
+
+  net::HttpClient client(ioc_.get_executor());
+  net::ClientRequest request;
+  request.method = "POST";
+  request.url = url_ + "/interactions";
+  request.headers.set("Content-Type", "application/json");
+  request.headers.set("X-Signature-Ed25519", hex.data());
+  request.headers.set("X-Signature-Timestamp", timestamp);
+  request.body = text;
+  auto again = call(client.send(std::move(request)));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body).at("type").as_int64(), 5);
+
+  next_version(*sent.message_id);
+  const std::string m = metrics();
+  EXPECT_NE(m.find("mando_jobs_total{outcome=\"duplicate\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("mando_render_seconds_count 1\n"), std::string::npos) << m;
+}
+
+TEST_F(DiscordE2eTest, FailedPatchesAreRetriedWithBackoffUntilTheyGoThrough) {
+  start_bot();
+  emulator().add_fault({.method = "PATCH", .route = "@original", .count = 2, .status = 500});
+  auto sent = mando("/mando size:64");
+  auto message = next_version(*sent.message_id);
+  EXPECT_FALSE(message.at("attachments").as_array().empty());
+  auto stats = emulator().stats();
+  EXPECT_EQ(stats.at("rest").at("by_status").at("500").as_int64(), 2);
+  EXPECT_EQ(stats.at("rest")
+                .at("by_route")
+                .at("PATCH /webhooks/{application.id}/{interaction.token}/messages/@original")
+                .as_int64(),
+            3);
+}
+
+TEST_F(DiscordE2eTest, A429IsWaitedOutWithoutASecondOneInARow) {
+  start_bot();
+  emulator().add_fault(
+      {.method = "PATCH", .route = "@original", .count = 1, .status = 429, .retry_after = 0.3});
+  auto sent = mando("/mando size:64");
+  auto message = next_version(*sent.message_id);
+  EXPECT_FALSE(message.at("attachments").as_array().empty());
+  auto limits = emulator().stats().at("rate_limits");
+  EXPECT_EQ(limits.at("responses_429").as_int64(), 1);
+  EXPECT_EQ(limits.at("consecutive_429").as_int64(), 0);
+  EXPECT_EQ(limits.at("ignored_exhausted").as_int64(), 0);
+}
+
+TEST_F(DiscordE2eTest, AReplyWhoseTokenExpiredIsDroppedNotRetried) {
+  start_bot();
+  // Held in the queue until the token is gone.
+  cli({"queues", "pause", "create-image"});
+  auto sent = mando("/mando size:64");
+  ASSERT_TRUE(emulator().expire(sent.interaction_id));
+  cli({"queues", "resume", "create-image"});
+  EXPECT_TRUE(wait_for_metric("mando_discord_replies_total{outcome=\"token_invalid\"} 1"));
+  auto message = emulator().message(*sent.message_id);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(message->at("version").as_int64(), 1) << "still thinking: nothing was delivered";
+  EXPECT_EQ(emulator().stats().at("rest").at("by_status").at("401").as_int64(), 1)
+      << "one try, no retries";
+}
+
+TEST_F(DiscordE2eTest, KilledWithRepliesInFlightEveryReplyArrivesAfterARestart) {
+  constexpr int kJobs = 6;
+  start_bot();
+  // Replies wait in their queue, renders in theirs or on the CPU pool, when mando dies. The
+  // restart declares the bot's queues again, running.
+  cli({"queues", "pause", "reply-discord"});
+  for (int i = 0; i < kJobs; ++i) mando(fmt::format("/mando size:{}", 64 + 64 * i));
+  EXPECT_EQ(emulator().stats().at("messages").at("completed").as_int64(), 0);
+  processes_.back()->signal(SIGKILL);
+  processes_.back()->wait(10s);
+  url_ = start_mando();
+  EXPECT_TRUE(call(emulator().wait_completed(kJobs, kReplyLimit)));
+  for (const auto& m : emulator().messages()) {
+    EXPECT_FALSE(m.at("attachments").as_array().empty()) << json::serialize(m);
+  }
+}
+
+TEST_F(DiscordE2eTest, AButtonClickRerollsWithTheSameOptions) {
+  start_bot();
+  auto sent = mando("/mando symmetry:8 size:64");
+  auto first = next_version(*sent.message_id);
+  const std::string reroll(
+      first.at("components").at(0).at("components").at(0).at("custom_id").as_string());
+  auto clicked = call(emulator().click(*sent.message_id, reroll));
+  ASSERT_TRUE(clicked) << clicked.error().message;
+  EXPECT_EQ(clicked->response.at("type").as_int64(), 5);
+  ASSERT_TRUE(clicked->message_id);
+  EXPECT_NE(*clicked->message_id, *sent.message_id) << "a new message";
+  auto second = next_version(*clicked->message_id);
+  const std::string before(first.at("embeds").at(0).at("description").as_string());
+  const std::string after(second.at("embeds").at(0).at("description").as_string());
+  EXPECT_NE(before, after) << "a new seed";
+  EXPECT_NE(after.find("symmetry:8 size:64"), std::string::npos) << after;
+}
+
+// The roles as separate processes: dispatcher (queue), worker (renders and replies), ingress
+// (interactions), talking over HTTP on loopback.
+TEST_F(DiscordE2eTest, IngressDispatcherAndWorkerRunAsSeparateProcesses) {
+  const std::string dispatcher = start_mando({"serve", "--role", "dispatcher"});
+  const std::string worker =
+      start_mando({"serve", "--role", "worker", "--data-dir", (dir_.path() / "worker").string()},
+                  {{"MANDO_QUEUE_URL", dispatcher}});
+  const std::string ingress =
+      start_mando({"serve", "--role", "ingress", "--data-dir", (dir_.path() / "ingress").string()},
+                  {{"MANDO_QUEUE_URL", dispatcher}});
+  ASSERT_FALSE(dispatcher.empty() || worker.empty() || ingress.empty());
+  url_ = dispatcher;
+  for (const char* q : {"create-image", "reply-discord"}) {
+    cli({"queues", "update", q, "--worker-base-url", worker});
+  }
+  emulator().set_bot_url(ingress + "/interactions");
+  auto sent = mando("/mando size:64");
+  auto message = next_version(*sent.message_id);
+  EXPECT_FALSE(message.at("attachments").as_array().empty());
+}
+
+}  // namespace
+}  // namespace mando::testing
