@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the release preset and runs `mando serve` on embedded
-# defaults (extra arguments go to `mando serve`, e.g. --listen 0.0.0.0:8080).
+# Installs what is missing, builds the release preset and runs `mando dev`: mando on embedded
+# defaults (every role, SQLite and local disk under ./data) plus the local Discord emulator and
+# its web page. Extra arguments go to `mando dev`, e.g. --emulator-listen 127.0.0.1:9000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release
 cmake --build --preset release --target mando
-exec build/release/src/app/mando serve "$@"
+exec build/release/src/app/mando dev "$@"
