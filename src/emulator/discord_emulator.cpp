@@ -700,8 +700,15 @@ class DiscordEmulator::Impl : public std::enable_shared_from_this<DiscordEmulato
 
   // --- Sending interactions ----------------------------------------------------------------
 
-  // Registers the interaction and answers its JSON body.
-  json::object register_locked(InteractionRecord& rec, json::object body) {
+  // What send_command() and click() hand to deliver().
+  struct Outgoing {
+    std::string id;
+    std::string token;
+    std::string body;
+  };
+
+  // Registers the interaction (given an id and a token) and answers what to send.
+  Outgoing open_locked(InteractionRecord rec, json::object body) {
     rec.id = next_snowflake_locked();
     rec.token = new_token(rec.id);
     rec.created_ms = unix_ms();
@@ -756,7 +763,9 @@ class DiscordEmulator::Impl : public std::enable_shared_from_this<DiscordEmulato
     body["type"] = rec.type;
     tokens_[rec.token] = rec.id;
     ++interactions_sent_;
-    return body;
+    Outgoing out{rec.id, rec.token, json::serialize(body)};
+    interactions_.emplace(rec.id, std::move(rec));
+    return out;
   }
 
   std::string command_id_locked(const std::string& name) {
@@ -1456,7 +1465,7 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::send_command(
     co_return fail(ErrorKind::kInvalidArgument,
                    "emulator: user_id and guild_id must be snowflakes");
   }
-  std::string id, token, body;
+  Impl::Outgoing out;
   {
     std::lock_guard lock(impl->mutex_);
     InteractionRecord rec;
@@ -1470,13 +1479,9 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::send_command(
     if (!invocation.options.empty()) data["options"] = invocation.options;
     if (!invocation.dm) data["guild_id"] = guild_id;
     json::object object{{"data", std::move(data)}};
-    object = impl->register_locked(rec, std::move(object));
-    id = rec.id;
-    token = rec.token;
-    body = json::serialize(object);
-    impl->interactions_.emplace(id, std::move(rec));
+    out = impl->open_locked(std::move(rec), std::move(object));
   }
-  co_return co_await impl->deliver(std::move(id), std::move(token), std::move(body));
+  co_return co_await impl->deliver(std::move(out.id), std::move(out.token), std::move(out.body));
 }
 
 asio::awaitable<Result<SentInteraction>> DiscordEmulator::click(std::string message_id,
@@ -1485,7 +1490,7 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::click(std::string mess
   std::shared_ptr<Impl> impl = impl_;
   if (user_id.empty()) user_id = std::string(kDefaultUserId);
   if (!is_snowflake(user_id)) co_return fail(ErrorKind::kInvalidArgument, "emulator: bad user_id");
-  std::string id, token, body;
+  Impl::Outgoing out;
   {
     std::lock_guard lock(impl->mutex_);
     Message* m = impl->find_message_locked(message_id);
@@ -1516,13 +1521,9 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::click(std::string mess
     if (component_type != 2) data["values"] = json::array{};
     json::object object{{"data", std::move(data)},
                         {"message", impl->message_json_locked(*m, false)}};
-    object = impl->register_locked(rec, std::move(object));
-    id = rec.id;
-    token = rec.token;
-    body = json::serialize(object);
-    impl->interactions_.emplace(id, std::move(rec));
+    out = impl->open_locked(std::move(rec), std::move(object));
   }
-  co_return co_await impl->deliver(std::move(id), std::move(token), std::move(body));
+  co_return co_await impl->deliver(std::move(out.id), std::move(out.token), std::move(out.body));
 }
 
 Result<CommandInvocation> DiscordEmulator::parse_command_text(std::string_view text) const {
