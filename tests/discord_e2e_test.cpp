@@ -359,6 +359,24 @@ TEST_F(DiscordE2eTest, AButtonClickRerollsWithTheSameOptions) {
   EXPECT_NE(after.find("symmetry:8 size:64"), std::string::npos) << after;
 }
 
+TEST_F(DiscordE2eTest, AWaitingJobShowsItsPlaceInLineThenTheImage) {
+  url_ = start_mando({"serve"}, {{"MANDO_BOT_PROGRESS_AFTER", "100ms"}});
+  emulator().set_bot_url(url_ + "/interactions");
+  cli({"queues", "pause", "create-image"});
+  auto sent = mando("/mando size:64");
+  auto waiting = next_version(*sent.message_id);
+  EXPECT_EQ(waiting.at("content").as_string(), "Waiting in line: 1 of 1\u2026");
+  EXPECT_TRUE(waiting.at("attachments").as_array().empty());
+  cli({"queues", "resume", "create-image"});
+  // "Drawing..." and then the image: the image is the last word, whatever came between.
+  json::object message = waiting;
+  for (int edits = 0; edits < 3 && message.at("attachments").as_array().empty(); ++edits) {
+    message = next_version(*sent.message_id, message.at("version").as_int64());
+  }
+  EXPECT_FALSE(message.at("attachments").as_array().empty());
+  EXPECT_EQ(message.at("content").as_string(), "");
+}
+
 // The roles as separate processes: dispatcher (queue), worker (renders and replies), ingress
 // (interactions), talking over HTTP on loopback.
 TEST_F(DiscordE2eTest, IngressDispatcherAndWorkerRunAsSeparateProcesses) {
