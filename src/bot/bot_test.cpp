@@ -176,6 +176,23 @@ TEST(MandoOptions, CompactFormRoundTripsAndBecomesASpec) {
   EXPECT_NE(too_big.error().message.find("at most 1024"), std::string::npos);
 }
 
+TEST(MandoMessage, EmbedsTheBlobUrlInsteadOfUploadingWhenConfigured) {
+  MandoOptions o;
+  o.seed = 7;
+  render::MandalaSpec spec = o.spec().value();
+  auto uploaded = commands::finished_message(o, spec, "mandala.png", "https://cdn/x.png", false);
+  EXPECT_EQ(uploaded.at("embeds").at(0).at("image").at("url").as_string(),
+            "attachment://mandala.png");
+  EXPECT_EQ(uploaded.at("attachments").at(0).at("filename").as_string(), "mandala.png");
+  auto linked = commands::finished_message(o, spec, "mandala.png", "https://cdn/x.png", true);
+  EXPECT_EQ(linked.at("embeds").at(0).at("image").at("url").as_string(), "https://cdn/x.png");
+  EXPECT_TRUE(linked.at("attachments").as_array().empty());
+  EXPECT_EQ(linked.at("allowed_mentions").at("parse").as_array().size(), 0u);
+  auto no_link = commands::finished_message(o, spec, "mandala.png", std::string(600, 'u'), false);
+  EXPECT_EQ(no_link.at("components").at(0).at("components").as_array().size(), 2u)
+      << "no link button for a URL Discord would refuse";
+}
+
 // --- the module over an in-memory queue ---------------------------------------------------------
 
 class MandoModuleTest : public storage::LocalStoreFixture {
