@@ -378,11 +378,16 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     render_seconds_->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
+  ReplyJob reply{target, {}, {}, {}, {}};
   if (!file) {
-    // A spec that parsed always renders; this is a bug, not something to retry.
+    // A spec that parsed always renders: this is a bug, and retrying would not help. The user
+    // hears so instead of waiting for 15 minutes.
     log->error("interaction {}: rendering failed: {}", id, file.error().message);
-    deps_.jobs->finish(id);
-    co_return net::Response::json_error(500, file.error().message);
+    reply.message = json::object{
+        {"content",
+         fmt::format("Sorry, this mandala could not be drawn ({}).", file.error().message)},
+        {"allowed_mentions", json::object{{"parse", json::array{}}}}};
+    co_return co_await send_reply(std::move(reply));
   }
 
   const std::string filename = fmt::format("mandala.{}", render::file_extension(*spec));
@@ -395,15 +400,22 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     co_return net::Response::json_error(503, fmt::format("blob store: {}", stored.error().message));
   }
 
-  ReplyJob reply{target,
-                 finished_message(*options, *spec, filename, stored->url, deps_.reply_with_url),
-                 deps_.reply_with_url ? std::string() : stored->key, filename,
-                 std::string(render::mime_type(*spec))};
+  reply.message = finished_message(*options, *spec, filename, stored->url, deps_.reply_with_url);
+  if (!deps_.reply_with_url) {
+    reply.blob_key = stored->key;
+    reply.filename = filename;
+    reply.content_type = std::string(render::mime_type(*spec));
+  }
+  co_return co_await send_reply(std::move(reply));
+}
+
+asio::awaitable<net::Response> MandoModule::send_reply(ReplyJob reply) {
+  const std::string id = reply.target.interaction_id;
   auto sent = co_await deps_.tasks->send(kReplyDiscordQueue, id, kReplyDiscordPath, to_json(reply));
   if (!sent) {
     co_return net::Response::json_error(503, fmt::format("queue: {}", sent.error().message));
   }
-  co_return net::Response::text(200, "rendered\n");
+  co_return net::Response::text(200, "sent to reply-discord\n");
 }
 
 }  // namespace mando::bot::commands
