@@ -199,7 +199,8 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     services.queue = &remote_queue->queue;
   }
   if (roles.has(Role::kWorker)) {
-    pool = std::make_unique<core::CpuPool>(static_cast<std::size_t>(config.cpu.threads), &metrics);
+    pool = std::make_unique<core::CpuPool>(static_cast<std::size_t>(config.cpu.threads), &metrics,
+                                           config.cpu.nice);
     auto opened = StorageService::open(config, core::process_environment(), ioc.get_executor());
     if (!opened) {
       fmt::print(stderr, "mando: {}\n", opened.error().message);

@@ -72,15 +72,27 @@ TEST(JobTracker, PositionsAndForgettingExpiredJobs) {
   ASSERT_EQ(waiting.size(), 2u);
   EXPECT_EQ(waiting[1].first, "b");
   EXPECT_EQ(waiting[1].second.position, 2);
-  auto edits = jobs.claim_progress(t + std::chrono::milliseconds(1500));
+  const auto interval = std::chrono::seconds(10);
+  auto edits = jobs.claim_progress(t + std::chrono::milliseconds(1500), t, 10, interval);
   ASSERT_EQ(edits.size(), 2u);
   EXPECT_EQ(edits[1].target.interaction_id, "b");
   EXPECT_EQ(edits[1].position.position, 2);
-  EXPECT_TRUE(jobs.claim_progress(t + std::chrono::seconds(3)).size() == 1u)
+  EXPECT_EQ(jobs.claim_progress(t + std::chrono::seconds(3), t, 10, interval).size(), 1u)
       << "only c: a and b are being edited";
-  EXPECT_EQ(jobs.start(job("a"), t), JobTracker::Start::kEditing) << "wait for the edit";
-  jobs.end_progress("a");
+  EXPECT_TRUE(jobs.editing("a"));
   EXPECT_EQ(jobs.start(job("a"), t), JobTracker::Start::kStarted);
+  jobs.end_progress("a");
+  jobs.end_progress("b");
+  EXPECT_FALSE(jobs.editing("a"));
+  EXPECT_TRUE(
+      jobs.claim_progress(t + std::chrono::seconds(3), t + std::chrono::seconds(5), 10, interval)
+          .empty())
+      << "b moved up to 1, but its last line is younger than the interval";
+  EXPECT_EQ(
+      jobs.claim_progress(t + std::chrono::seconds(3), t + std::chrono::seconds(11), 1, interval)
+          .size(),
+      1u)
+      << "and at most max_edits per round";
   EXPECT_FALSE(jobs.position("a")) << "a running job has no place in line";
   EXPECT_EQ(jobs.position("b")->position, 1);
   jobs.forget_before(t + std::chrono::milliseconds(1500));

@@ -39,7 +39,7 @@ JobTracker::Admission JobTracker::admit(const DiscordTarget& job, Clock::time_po
     return answer;
   }
   line_.push_back(job_id);
-  jobs_.emplace(job_id, Job{job, now, false, false, 0, std::prev(line_.end())});
+  jobs_.emplace(job_id, Job{job, now, false, false, 0, {}, std::prev(line_.end())});
   ++counts.queued;
   answer.admitted = true;
   answer.fresh = true;
@@ -58,11 +58,10 @@ JobTracker::Start JobTracker::start(const DiscordTarget& job, Clock::time_point 
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
   if (it != jobs_.end() && it->second.running) return Start::kStarted;  // a retried task
-  if (it != jobs_.end() && it->second.editing) return Start::kEditing;
   Counts& counts = users_[job.user_id];
   if (counts.running >= limits.max_running) return Start::kUserBusy;
   if (it == jobs_.end()) {
-    jobs_.emplace(job_id, Job{job, now, true, false, 0, line_.end()});
+    jobs_.emplace(job_id, Job{job, now, true, false, 0, {}, line_.end()});
   } else {
     line_.erase(it->second.in_line);
     it->second.in_line = line_.end();
@@ -109,18 +108,24 @@ std::vector<std::pair<std::string, JobTracker::Position>> JobTracker::waiting_si
   return out;
 }
 
-std::vector<JobTracker::ProgressEdit> JobTracker::claim_progress(Clock::time_point since) {
+std::vector<JobTracker::ProgressEdit> JobTracker::claim_progress(Clock::time_point since,
+                                                                 Clock::time_point now,
+                                                                 std::size_t max_edits,
+                                                                 Clock::duration interval) {
   std::lock_guard lock(mutex_);
   std::vector<ProgressEdit> out;
   const int waiting = static_cast<int>(line_.size());
   int position = 0;
   for (const auto& id : line_) {
+    if (out.size() >= max_edits) break;
     ++position;
     Job& job = jobs_.at(id);
     if (job.since >= since) break;  // the line is in admission order
     if (job.editing || job.shown_position == position) continue;
+    if (job.shown_position != 0 && now - job.shown_at < interval) continue;
     job.editing = true;
     job.shown_position = position;
+    job.shown_at = now;
     out.push_back({job.target, {position, waiting}});
   }
   return out;
@@ -129,6 +134,12 @@ std::vector<JobTracker::ProgressEdit> JobTracker::claim_progress(Clock::time_poi
 void JobTracker::end_progress(const std::string& job_id) {
   std::lock_guard lock(mutex_);
   if (auto it = jobs_.find(job_id); it != jobs_.end()) it->second.editing = false;
+}
+
+bool JobTracker::editing(const std::string& job_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(job_id);
+  return it != jobs_.end() && it->second.editing;
 }
 
 void JobTracker::forget_before(Clock::time_point before) {

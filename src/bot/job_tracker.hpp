@@ -75,7 +75,6 @@ class JobTracker {
   enum class Start {
     kStarted,
     kUserBusy,  // the user already has max_running jobs running: retry the task later
-    kEditing,   // a progress edit of this job is in flight: start again once it is done
   };
   // The worker. A job this process never admitted is tracked from here.
   Start start(const DiscordTarget& job, Clock::time_point now);
@@ -86,14 +85,20 @@ class JobTracker {
   // Jobs waiting since before `since`, oldest first, with their places, for progress lines.
   std::vector<std::pair<std::string, Position>> waiting_since(Clock::time_point since) const;
 
-  // Progress lines: the jobs waiting since before `since` whose place changed since their last
-  // line, now marked as being edited (start() waits for the edit), with their targets.
+  // Progress lines: at most `max_edits` of the jobs waiting since before `since` whose place
+  // changed since their last line, shown at most once per `interval` each (oldest first), now
+  // marked as being edited, with their targets. A line costs Discord requests and the
+  // process CPU: a long line of waiting jobs must not turn into one edit per job per second.
   struct ProgressEdit {
     DiscordTarget target;
     Position position;
   };
-  std::vector<ProgressEdit> claim_progress(Clock::time_point since);
+  std::vector<ProgressEdit> claim_progress(Clock::time_point since, Clock::time_point now,
+                                           std::size_t max_edits, Clock::duration interval);
   void end_progress(const std::string& job_id);
+  // Whether a progress edit of the job is in flight: the final message waits for it, so that it
+  // cannot land after (replies come long after a start, so this wait is rare and short).
+  bool editing(const std::string& job_id) const;
 
   // Drops entries admitted or started before `before` (their tokens have expired).
   void forget_before(Clock::time_point before);
@@ -107,6 +112,7 @@ class JobTracker {
     bool running = false;
     bool editing = false;                      // a progress edit is in flight
     int shown_position = 0;                    // the place its last progress line showed
+    Clock::time_point shown_at{};              // when
     std::list<std::string>::iterator in_line;  // its place in line_ while waiting
   };
   struct Counts {

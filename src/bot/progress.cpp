@@ -34,7 +34,8 @@ asio::awaitable<void> ProgressLoop::tick(JobTracker::Clock::time_point now) {
   jobs_.forget_before(now - kTokenLifetime);
   if (discord_ == nullptr || progress_after_.count() == 0) co_return;
   auto executor = co_await asio::this_coro::executor;
-  for (auto& claimed : jobs_.claim_progress(now - progress_after_)) {
+  for (auto& claimed :
+       jobs_.claim_progress(now - progress_after_, now, kMaxEditsPerTick, kMinEditInterval)) {
     asio::co_spawn(executor, edit(std::move(claimed)), asio::detached);
   }
 }

@@ -3,13 +3,16 @@
 //   - jobs older than an interaction token's life are forgotten (their task was dropped, or
 //     this process restarted and never saw them end);
 //   - with [bot] progress_after set and a Discord client at hand (ingress and workers in one
-//     process), the deferred message of every job waiting longer than that shows its place in
-//     line ("Waiting in line: 3 of 12"), edited only when the place changed. Edits go through
-//     the REST client, whose per-token buckets keep them within Discord's rate limits, and the
-//     tracker marks them so that a worker never starts a job while its edit is in flight (the
-//     edit cannot land after the finished message).
+//     process), the deferred messages of jobs waiting longer than that show their place in
+//     line ("Waiting in line: 3 of 12"), edited when the place changed, at most every
+//     kMinEditInterval per job and kMaxEditsPerTick edits a second in all, oldest jobs first:
+//     a long line must not cost one request per job per second (the load benchmark saw that
+//     take the CPU from rendering). Edits go through the REST client, whose per-token buckets
+//     keep them within Discord's rate limits; the tracker marks them, and the finished message
+//     waits for an edit in flight, so a progress line never lands after the image.
 
 #include <chrono>
+#include <cstddef>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -18,6 +21,9 @@
 #include "discord/rest_client.hpp"
 
 namespace mando::bot {
+
+inline constexpr std::chrono::seconds kMinEditInterval{10};
+inline constexpr std::size_t kMaxEditsPerTick = 10;
 
 class ProgressLoop {
  public:

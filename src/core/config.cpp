@@ -206,6 +206,8 @@ const std::vector<Field>& fields() {
           milliseconds(0), hours(1)),
       int_field(
           "cpu", "threads", [](auto& c) -> auto& { return c.cpu.threads; }, 0, 1024),
+      int_field(
+          "cpu", "nice", [](auto& c) -> auto& { return c.cpu.nice; }, 0, 19),
       string_field(
           "log", "level", [](auto& c) -> auto& { return c.log.level; },
           [](const std::string& t) {

@@ -32,6 +32,7 @@ struct ServerConfig {
 
 struct CpuConfig {
   int threads = 0;  // 0: one per core
+  int nice = 10;    // scheduling priority of the CPU pool threads, below the I/O threads
 };
 
 struct LogConfig {

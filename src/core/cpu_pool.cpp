@@ -1,6 +1,13 @@
 #include "core/cpu_pool.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
+
+#include "core/log.hpp"
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace mando::core {
 namespace {
@@ -13,8 +20,8 @@ std::size_t resolve(std::size_t threads) {
 
 }  // namespace
 
-CpuPool::CpuPool(std::size_t threads, MetricsRegistry* metrics)
-    : size_(resolve(threads)), pool_(size_), queued_(&own_queued_), busy_(&own_busy_) {
+CpuPool::CpuPool(std::size_t threads, MetricsRegistry* metrics, int nice)
+    : size_(resolve(threads)), pool_(size_), queued_(&own_queued_), busy_(&own_busy_), nice_(nice) {
   if (metrics != nullptr) {
     queued_ = &metrics->gauge("mando_cpu_pool_queued_jobs", "Jobs waiting for a CPU pool thread")
                    .labels({});
@@ -27,6 +34,19 @@ CpuPool::CpuPool(std::size_t threads, MetricsRegistry* metrics)
 }
 
 CpuPool::~CpuPool() { stop(); }
+
+void CpuPool::lower_priority() const {
+  // Linux keeps a nice value per thread: setpriority() on a thread id changes that thread only.
+  thread_local bool lowered = false;
+  if (lowered || nice_ == 0) return;
+  lowered = true;
+  // Relative to the process, as nice(1) is: a mando started under `nice 5` renders at 15.
+  const int target = std::min(19, getpriority(PRIO_PROCESS, 0) + nice_);
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), target) != 0) {
+    logger("core")->warn("CPU pool: cannot lower the thread priority to nice {}: {}", nice_,
+                         std::strerror(errno));
+  }
+}
 
 void CpuPool::stop() { pool_.join(); }
 

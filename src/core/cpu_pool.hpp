@@ -32,8 +32,10 @@ namespace mando::core {
 
 class CpuPool {
  public:
-  // threads == 0 means one per hardware core.
-  explicit CpuPool(std::size_t threads, MetricsRegistry* metrics = nullptr);
+  // threads == 0 means one per hardware core. `nice` (0-19) lowers the pool threads' scheduling
+  // priority by that much below the process's, so that when the cores are all busy the I/O threads,
+  // which answer Discord, get one first: an acknowledgement must not queue behind a render.
+  explicit CpuPool(std::size_t threads, MetricsRegistry* metrics = nullptr, int nice = 0);
   ~CpuPool();
   CpuPool(const CpuPool&) = delete;
   CpuPool& operator=(const CpuPool&) = delete;
@@ -52,6 +54,7 @@ class CpuPool {
           boost::asio::post(pool_, [this, handler = std::move(handler), work = std::move(work),
                                     job = std::move(job)]() mutable {
             queued_->add(-1);
+            lower_priority();
             busy_->add(1);
             R result = job();
             busy_->add(-1);
@@ -66,12 +69,15 @@ class CpuPool {
   void stop();
 
  private:
+  // Applies `nice` to the calling pool thread, once per thread.
+  void lower_priority() const;
   std::size_t size_;
   boost::asio::thread_pool pool_;
   Gauge own_queued_;
   Gauge own_busy_;
   Gauge* queued_;
   Gauge* busy_;
+  int nice_;
 };
 
 }  // namespace mando::core

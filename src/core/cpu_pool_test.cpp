@@ -1,11 +1,15 @@
 #include "core/cpu_pool.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace mando::core {
 namespace {
@@ -65,6 +69,18 @@ TEST(CpuPool, ManyJobsAllComplete) {
   // Each pending job holds work on the io_context, so run() returns once all handlers ran.
   ioc.run();
   EXPECT_EQ(done.load(), 100);
+}
+
+TEST(CpuPool, JobsRunBelowTheCallersPriority) {
+  asio::io_context ioc;
+  CpuPool pool(1, nullptr, 7);
+  std::atomic<int> seen{-100};
+  pool.run([] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); },
+           asio::bind_executor(ioc, [&seen](int nice) { seen = nice; }));
+  ioc.run();
+  EXPECT_EQ(seen.load(), std::min(19, getpriority(PRIO_PROCESS, 0) + 7));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), getpriority(PRIO_PROCESS, 0))
+      << "the calling thread keeps its own priority";
 }
 
 }  // namespace

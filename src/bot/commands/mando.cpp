@@ -3,9 +3,6 @@
 #include <charconv>
 #include <random>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -319,26 +316,16 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
 }
 
 asio::awaitable<std::optional<net::Response>> MandoModule::start(const DiscordTarget& target) {
-  // A progress edit of a waiting job takes one request: wait for it, a bounded number of times,
-  // so that it cannot land after the finished message.
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (int tries = 0; tries < 100; ++tries) {
-    switch (deps_.jobs->start(target, deps_.now())) {
-      case JobTracker::Start::kStarted:
-        co_return std::nullopt;
-      case JobTracker::Start::kUserBusy:
-        // The user's other images are being made: the queue tries this one again later.
-        co_return net::Response::json_error(429, "this user has as many images running as allowed");
-      case JobTracker::Start::kEditing:
-        timer.expires_after(std::chrono::milliseconds(50));
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+  if (deps_.jobs->start(target, deps_.now()) == JobTracker::Start::kStarted) {
+    co_return std::nullopt;
   }
-  co_return net::Response::json_error(503, "a progress edit of this job does not finish");
+  // The user's other images are being made: the queue tries this one again later.
+  co_return net::Response::json_error(429, "this user has as many images running as allowed");
 }
 
 asio::awaitable<void> MandoModule::say_drawing(const DiscordTarget& target) {
   if (deps_.discord == nullptr || deps_.progress_after.count() == 0) co_return;
+  if (deps_.jobs->editing(target.interaction_id)) co_return;  // its place in line is on its way
   const auto now = std::chrono::system_clock::now();
   if (now - target.created(now) < deps_.progress_after) co_return;
   json::object message{{"content", "Drawing your mandala\u2026"}};

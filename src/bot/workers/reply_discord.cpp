@@ -1,5 +1,8 @@
 #include "bot/workers/reply_discord.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "bot/jobs.hpp"
@@ -52,6 +55,12 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
     files.push_back({job->filename, std::move(blob->bytes), job->content_type});
   }
 
+  // A progress line still in flight must not land after the finished message.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int tries = 0; tries < 100 && jobs_.editing(id); ++tries) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
   auto sent = co_await discord_.edit_original_response(target.application_id, target.token,
                                                        std::move(job->message), std::move(files));
   if (sent) co_return done(id, "delivered", 200, "delivered");
