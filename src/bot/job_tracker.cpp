@@ -96,18 +96,6 @@ std::optional<JobTracker::Position> JobTracker::position(const std::string& job_
   return Position{static_cast<int>(ahead) + 1, static_cast<int>(line_.size())};
 }
 
-std::vector<std::pair<std::string, JobTracker::Position>> JobTracker::waiting_since(
-    Clock::time_point since) const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::pair<std::string, Position>> out;
-  const int waiting = static_cast<int>(line_.size());
-  for (const auto& id : line_) {
-    if (jobs_.at(id).since >= since) break;  // the line is in admission order
-    out.emplace_back(id, Position{static_cast<int>(out.size()) + 1, waiting});
-  }
-  return out;
-}
-
 std::vector<JobTracker::ProgressEdit> JobTracker::claim_progress(Clock::time_point since,
                                                                  Clock::time_point now,
                                                                  std::size_t max_edits,

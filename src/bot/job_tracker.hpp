@@ -20,7 +20,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "bot/jobs.hpp"
@@ -82,8 +81,6 @@ class JobTracker {
   void finish(const std::string& job_id);
 
   std::optional<Position> position(const std::string& job_id) const;
-  // Jobs waiting since before `since`, oldest first, with their places, for progress lines.
-  std::vector<std::pair<std::string, Position>> waiting_since(Clock::time_point since) const;
 
   // Progress lines: at most `max_edits` of the jobs waiting since before `since` whose place
   // changed since their last line, shown at most once per `interval` each (oldest first), now

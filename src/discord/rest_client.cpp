@@ -207,27 +207,29 @@ asio::awaitable<Result<json::value>> RestClient::json_request(std::string method
   co_return parsed;
 }
 
-asio::awaitable<Result<json::value>> RestClient::edit_original_response(
-    std::string application_id, std::string token, json::object payload,
-    std::vector<Attachment> files) {
+asio::awaitable<Result<json::value>> RestClient::webhook_request(
+    std::string method, std::string application_id, std::string token, std::string_view suffix,
+    json::object payload, std::vector<Attachment> files) {
   if (auto bad = check_webhook(application_id, token)) co_return tl::unexpected(std::move(*bad));
-  std::string method = "PATCH";
-  std::string path = fmt::format("/webhooks/{}/{}/messages/@original", application_id, token);
+  std::string path = fmt::format("/webhooks/{}/{}{}", application_id, token, suffix);
   Result<json::value> result = co_await json_request(std::move(method), std::move(path),
                                                      std::move(payload), std::move(files));
   co_return result;
+}
+
+asio::awaitable<Result<json::value>> RestClient::edit_original_response(
+    std::string application_id, std::string token, json::object payload,
+    std::vector<Attachment> files) {
+  return webhook_request("PATCH", std::move(application_id), std::move(token),
+                         "/messages/@original", std::move(payload), std::move(files));
 }
 
 asio::awaitable<Result<json::value>> RestClient::create_followup(std::string application_id,
                                                                  std::string token,
                                                                  json::object payload,
                                                                  std::vector<Attachment> files) {
-  if (auto bad = check_webhook(application_id, token)) co_return tl::unexpected(std::move(*bad));
-  std::string method = "POST";
-  std::string path = fmt::format("/webhooks/{}/{}", application_id, token);
-  Result<json::value> result = co_await json_request(std::move(method), std::move(path),
-                                                     std::move(payload), std::move(files));
-  co_return result;
+  return webhook_request("POST", std::move(application_id), std::move(token), "",
+                         std::move(payload), std::move(files));
 }
 
 }  // namespace mando::discord

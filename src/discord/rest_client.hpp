@@ -92,6 +92,10 @@ class RestClient {
       std::vector<Attachment> files = {});
 
  private:
+  // A route under /webhooks/{application_id}/{token}, `suffix` appended.
+  boost::asio::awaitable<Result<boost::json::value>> webhook_request(
+      std::string method, std::string application_id, std::string token, std::string_view suffix,
+      boost::json::object payload, std::vector<Attachment> files);
   boost::asio::awaitable<Result<boost::json::value>> json_request(std::string method,
                                                                   std::string path,
                                                                   boost::json::object payload,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "bot/jobs.hpp"
+#include "bot/workers/reply_discord.hpp"
 #include "core/log.hpp"
 #include "render/render.hpp"
 
@@ -185,6 +186,7 @@ MandoModule::MandoModule(MandoDeps deps) : deps_(std::move(deps)) {
                                           "duplicate (the same interaction again), refused (a "
                                           "user over their limit), failed (not enqueued)",
                                           {"outcome"});
+    replies_total_ = &reply_outcomes(*deps_.metrics);
     render_seconds_ = &deps_.metrics
                            ->histogram("mando_render_seconds", "Time to render and encode an image",
                                        core::latency_buckets())
@@ -345,6 +347,7 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
   const std::string& id = target.interaction_id;
   if (target.token_expired(std::chrono::system_clock::now())) {
     log->warn("image for interaction {} dropped: its token expired before it was drawn", id);
+    if (replies_total_ != nullptr) replies_total_->labels({"token_expired"}).inc();
     deps_.jobs->finish(id);
     co_return net::Response::text(200, "dropped: the interaction token expired\n");
   }

@@ -101,6 +101,7 @@ class MandoModule : public std::enable_shared_from_this<MandoModule> {
 
   MandoDeps deps_;
   core::Family<core::Counter>* jobs_total_ = nullptr;
+  core::Family<core::Counter>* replies_total_ = nullptr;  // drops before the render
   core::Histogram* render_seconds_ = nullptr;
 };
 

@@ -12,15 +12,19 @@ namespace mando::bot {
 
 namespace asio = boost::asio;
 
+core::Family<core::Counter>& reply_outcomes(core::MetricsRegistry& metrics) {
+  return metrics.counter("mando_discord_replies_total",
+                         "Replies to interactions by outcome: delivered, or why dropped",
+                         {"outcome"});
+}
+
 ReplyWorker::ReplyWorker(discord::RestClient& discord, storage::BlobStore& blobs, JobTracker& jobs,
                          core::MetricsRegistry& metrics,
                          std::function<std::chrono::system_clock::time_point()> now)
     : discord_(discord),
       blobs_(blobs),
       jobs_(jobs),
-      replies_(metrics.counter("mando_discord_replies_total",
-                               "Replies to interactions by outcome: delivered, or why dropped",
-                               {"outcome"})),
+      replies_(reply_outcomes(metrics)),
       now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }) {}
 
 net::Response ReplyWorker::done(const std::string& job_id, std::string_view outcome, int status,

@@ -22,6 +22,10 @@
 
 namespace mando::bot {
 
+// mando_discord_replies_total{outcome}: every reply delivered or dropped, by whichever worker
+// dropped it (generate-image drops jobs whose token expired before the render).
+core::Family<core::Counter>& reply_outcomes(core::MetricsRegistry& metrics);
+
 class ReplyWorker {
  public:
   // Everything must outlive the worker. `now` is the system clock unless a test sets it.
