@@ -65,7 +65,8 @@ queue::EmbeddedOptions embedded_options(const core::QueueConfig& config) {
 Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& config,
                                                          boost::asio::io_context& ioc,
                                                          core::MetricsRegistry& metrics) {
-  const queue::SqliteOptions options = sqlite_options(config);
+  queue::SqliteOptions options = sqlite_options(config);
+  options.exclusive = true;  // this process dispatches from the store: no other may
   auto store = queue::SqliteTaskStore::open(options);
   if (!store) {
     return fail(store.error().kind,

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "core/log.hpp"
 #include <sys/resource.h>
@@ -19,6 +22,23 @@ std::size_t resolve(std::size_t threads) {
 }
 
 }  // namespace
+
+namespace detail {
+Error current_exception_error() {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    logger("core")->error("CPU pool: a job ran out of memory");
+    return Error{ErrorKind::kResourceExhausted, "out of memory"};
+  } catch (const std::exception& e) {
+    logger("core")->error("CPU pool: a job threw: {}", e.what());
+    return Error{ErrorKind::kInternal, fmt::format("unexpected exception: {}", e.what())};
+  } catch (...) {
+    logger("core")->error("CPU pool: a job threw something that is not a std::exception");
+    return Error{ErrorKind::kInternal, "unexpected exception"};
+  }
+}
+}  // namespace detail
 
 CpuPool::CpuPool(std::size_t threads, MetricsRegistry* metrics, int nice)
     : size_(resolve(threads)), pool_(size_), queued_(&own_queued_), busy_(&own_busy_), nice_(nice) {

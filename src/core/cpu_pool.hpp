@@ -10,11 +10,15 @@
 // expression (its captured strings are freed from the wrong address; ASan reports a bad-free).
 //
 // When every thread is busy, jobs wait in the pool's queue (never on an I/O thread).
-// Jobs must not throw: mando reports failures as Result values. A job that throws anyway is a
-// bug and terminates the process (Envoy's rule: crash loudly on broken invariants).
+// A job that throws (std::bad_alloc drawing a huge picture, a library's exception) never lets
+// the exception escape the pool thread, which would terminate the process and every job of
+// every user with it. A job returning Result<T> completes with an Error instead
+// (kResourceExhausted for bad_alloc, kInternal naming the exception otherwise); a job returning
+// any other (default-constructible) type rethrows the exception in the awaiting coroutine.
 
 #include <cstddef>
 #include <exception>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -26,9 +30,24 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/error.hpp"
 #include "core/metrics.hpp"
 
 namespace mando::core {
+
+namespace detail {
+template <typename R>
+struct IsResult : std::false_type {};
+template <typename T>
+struct IsResult<Result<T>> : std::true_type {};
+
+// The Error a job's exception becomes; call from a catch block only.
+Error current_exception_error();
+
+// A Result job completes with its value; any other job with (exception, value).
+template <typename R>
+using Completion = std::conditional_t<IsResult<R>::value, void(R), void(std::exception_ptr, R)>;
+}  // namespace detail
 
 class CpuPool {
  public:
@@ -47,7 +66,7 @@ class CpuPool {
   auto run(F job, Token token = {}) {
     using R = std::invoke_result_t<F&>;
     static_assert(!std::is_void_v<R>, "CpuPool::run jobs return a value (use Result<void>)");
-    return boost::asio::async_initiate<Token, void(R)>(
+    return boost::asio::async_initiate<Token, detail::Completion<R>>(
         [this](auto handler, F job) {
           auto work = boost::asio::make_work_guard(handler);
           queued_->add(1);
@@ -56,10 +75,15 @@ class CpuPool {
             queued_->add(-1);
             lower_priority();
             busy_->add(1);
-            R result = job();
+            auto completion = run_guarded(job);
             busy_->add(-1);
             auto ex = work.get_executor();
-            boost::asio::post(ex, boost::asio::append(std::move(handler), std::move(result)));
+            std::apply(
+                [&](auto&&... args) {
+                  boost::asio::post(ex,
+                                    boost::asio::append(std::move(handler), std::move(args)...));
+                },
+                std::move(completion));
           });
         },
         token, std::move(job));
@@ -69,6 +93,25 @@ class CpuPool {
   void stop();
 
  private:
+  // The job's completion arguments, as a tuple: (result) or (exception, result).
+  template <typename F>
+  static auto run_guarded(F& job) {
+    using R = std::invoke_result_t<F&>;
+    if constexpr (detail::IsResult<R>::value) {
+      try {
+        return std::tuple<R>(job());
+      } catch (...) {
+        return std::tuple<R>(tl::unexpected<Error>(detail::current_exception_error()));
+      }
+    } else {
+      try {
+        return std::tuple<std::exception_ptr, R>(nullptr, job());
+      } catch (...) {
+        return std::tuple<std::exception_ptr, R>(std::current_exception(), R{});
+      }
+    }
+  }
+
   // Applies `nice` to the calling pool thread, once per thread.
   void lower_priority() const;
   std::size_t size_;

@@ -1,7 +1,6 @@
 #include "queue/dispatcher.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,7 +11,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include "core/log.hpp"
@@ -41,21 +39,6 @@ bool reserved_header(std::string_view name) {
     return name.size() >= prefix.size() && net::iequals(name.substr(0, prefix.size()), prefix);
   };
   return starts_with("X-CloudTasks-") || starts_with("X-Mando-");
-}
-
-// Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, which curl_getdate parses.
-std::optional<SteadyDuration> parse_retry_after(const net::Headers& headers) {
-  auto value = headers.get("Retry-After");
-  if (!value || value->empty()) return std::nullopt;
-  long long seconds = 0;
-  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
-  if (ec == std::errc() && end == value->data() + value->size()) {
-    return std::chrono::seconds(std::max(seconds, 0LL));
-  }
-  const time_t when = curl_getdate(std::string(*value).c_str(), nullptr);
-  if (when == -1) return std::nullopt;
-  return std::max(SteadyDuration::zero(), std::chrono::duration_cast<SteadyDuration>(
-                                              Clock::from_time_t(when) - Clock::now()));
 }
 
 std::string eta_header(TimePoint t) {
@@ -88,7 +71,7 @@ std::string_view to_string(Report::Kind kind) {
 // Step c of the walkthrough: what an attempt's result means for the task, as the report to
 // store.
 Report judge(const RetryConfig& config, const Task& task, const Attempt& attempt,
-             std::optional<SteadyDuration> retry_after) {
+             std::optional<Micros> retry_after) {
   Report report;
   report.name = task.name;
   report.dispatch_count = task.dispatch_count;
@@ -104,7 +87,7 @@ Report judge(const RetryConfig& config, const Task& task, const Attempt& attempt
     return report;
   }
   Micros delay = backoff(config, task.dispatch_count);
-  if (retry_after) delay = std::max(delay, std::chrono::duration_cast<Micros>(*retry_after));
+  if (retry_after) delay = std::max(delay, *retry_after);
   report.kind = Report::Kind::kRetry;
   report.at = at + delay;
   return report;
@@ -325,12 +308,14 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
         build_worker_request(queue, task, shared.options, shared.deps.signer));
 
     const SteadyTime steady_now = std::chrono::steady_clock::now();
-    std::optional<SteadyDuration> retry_after;
+    std::optional<Micros> retry_after;
     if (response) {
       attempt.response_time = now();
       attempt.http_status = response->status;
       if (!is_2xx(response->status)) attempt.error = fmt::format("HTTP {}", response->status);
-      retry_after = parse_retry_after(response->headers);
+      if (auto value = response->headers.get("Retry-After")) {
+        retry_after = parse_retry_after(*value, queue.retry_config.max_backoff, now());
+      }
       shared.latency.labels({label}).observe(
           std::chrono::duration<double>(*attempt.response_time - *attempt.dispatch_time).count());
     } else {

@@ -884,14 +884,38 @@ Result<void> apply_queue_update(Queue& queue, const Queue& patch,
 
 // ---- Errors
 
-int rpc_code(ErrorKind kind) {
-  for (const auto& c : kRpcCodes) {
-    if (c.kind == kind && c.number != kRpcOk) return c.number;
+// What the API answers for each kind: one row per kind, nothing derived from kRpcCodes (whose
+// many-to-one mapping would otherwise pick CANCELLED for kUnavailable).
+struct KindStatus {
+  ErrorKind kind;
+  int rpc_code;
+  int http_status;
+};
+constexpr std::array<KindStatus, 10> kKindStatus{{
+    {ErrorKind::kInvalidArgument, 3, 400},
+    {ErrorKind::kNotFound, 5, 404},
+    {ErrorKind::kAlreadyExists, 6, 409},
+    {ErrorKind::kUnauthenticated, 16, 401},
+    {ErrorKind::kPermissionDenied, 7, 403},
+    {ErrorKind::kResourceExhausted, 8, 429},
+    {ErrorKind::kFailedPrecondition, 9, 400},
+    {ErrorKind::kDeadlineExceeded, 4, 504},
+    {ErrorKind::kUnavailable, 14, 503},
+    {ErrorKind::kInternal, 13, 500},
+}};
+
+const KindStatus& kind_status(ErrorKind kind) {
+  for (const auto& k : kKindStatus) {
+    if (k.kind == kind) return k;
   }
-  return 13;
+  return kKindStatus.back();  // unreachable while the table names every kind (tested)
 }
 
+int rpc_code(ErrorKind kind) { return kind_status(kind).rpc_code; }
+
 std::string_view rpc_status_name(ErrorKind kind) { return rpc_by_number(rpc_code(kind))->name; }
+
+int api_http_status(ErrorKind kind) { return kind_status(kind).http_status; }
 
 // The worker's HTTP status as a google.rpc.Code. The statuses code.proto's comments name map
 // to their code (2xx to OK; 409 to ABORTED, as Cloud Tasks reports a worker's 409, since
@@ -938,7 +962,7 @@ int rpc_code_for_http_status(int status) {
 }
 
 std::string error_body(const Error& error) {
-  return error_body(http_status(error.kind), rpc_status_name(error.kind), error.message);
+  return error_body(api_http_status(error.kind), rpc_status_name(error.kind), error.message);
 }
 
 std::string error_body(int http_status, std::string_view status, std::string_view message) {

@@ -82,9 +82,11 @@ const std::vector<std::string>& queue_update_paths();
 Result<void> apply_queue_update(Queue& queue, const Queue& patch,
                                 const std::vector<std::string>& mask);
 
-// google.rpc.Code of an error kind: number and name ("ALREADY_EXISTS").
+// google.rpc.Code of an error kind: number and name ("ALREADY_EXISTS"), and the HTTP status
+// the API answers it with (kUnavailable: UNAVAILABLE and 503; kInternal: INTERNAL and 500).
 int rpc_code(ErrorKind kind);
 std::string_view rpc_status_name(ErrorKind kind);
+int api_http_status(ErrorKind kind);
 // The google.rpc.Code a worker's HTTP status stands for (see the table in json_mapping.cpp).
 int rpc_code_for_http_status(int http_status);
 // The Google error body {"error":{"code":409,"message":"...","status":"ALREADY_EXISTS"}}, with

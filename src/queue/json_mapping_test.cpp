@@ -476,11 +476,36 @@ TEST(JsonMapping, ErrorsHaveGooglesShapeAndReadBack) {
         ErrorKind::kFailedPrecondition, ErrorKind::kDeadlineExceeded, ErrorKind::kUnavailable,
         ErrorKind::kInternal}) {
     Error e{kind, "m"};
-    EXPECT_EQ(error_from_response(http_status(kind), error_body(e)).kind, kind)
+    EXPECT_EQ(error_from_response(api_http_status(kind), error_body(e)).kind, kind)
         << rpc_status_name(kind);
   }
-  EXPECT_EQ(rpc_code(ErrorKind::kFailedPrecondition), 9);
-  EXPECT_EQ(rpc_status_name(ErrorKind::kUnauthenticated), "UNAUTHENTICATED");
+
+  // Every kind, explicitly: its google.rpc name, code and HTTP status, and the body that says so.
+  struct Expected {
+    ErrorKind kind;
+    std::string_view name;
+    int code;
+    int http;
+  };
+  for (const Expected& x : std::initializer_list<Expected>{
+           {ErrorKind::kInvalidArgument, "INVALID_ARGUMENT", 3, 400},
+           {ErrorKind::kNotFound, "NOT_FOUND", 5, 404},
+           {ErrorKind::kAlreadyExists, "ALREADY_EXISTS", 6, 409},
+           {ErrorKind::kUnauthenticated, "UNAUTHENTICATED", 16, 401},
+           {ErrorKind::kPermissionDenied, "PERMISSION_DENIED", 7, 403},
+           {ErrorKind::kResourceExhausted, "RESOURCE_EXHAUSTED", 8, 429},
+           {ErrorKind::kFailedPrecondition, "FAILED_PRECONDITION", 9, 400},
+           {ErrorKind::kDeadlineExceeded, "DEADLINE_EXCEEDED", 4, 504},
+           {ErrorKind::kUnavailable, "UNAVAILABLE", 14, 503},
+           {ErrorKind::kInternal, "INTERNAL", 13, 500},
+       }) {
+    EXPECT_EQ(rpc_status_name(x.kind), x.name);
+    EXPECT_EQ(rpc_code(x.kind), x.code) << x.name;
+    EXPECT_EQ(api_http_status(x.kind), x.http) << x.name;
+    const json::value body = json::parse(error_body(Error{x.kind, "m"}));
+    EXPECT_EQ(body.at("error").at("status").as_string(), x.name);
+    EXPECT_EQ(body.at("error").at("code").as_int64(), x.http) << x.name;
+  }
 
   // No status in the body: the HTTP status decides; no JSON: the body is the message.
   EXPECT_EQ(error_from_response(404, R"({"error":{"code":404,"message":"gone"}})").kind,

@@ -41,7 +41,7 @@ net::Response error_response(int status, std::string_view rpc_status, std::strin
 }
 
 net::Response error_response(const Error& error) {
-  return net::Response::json(http_status(error.kind), error_body(error));
+  return net::Response::json(api_http_status(error.kind), error_body(error));
 }
 
 net::Response not_found(std::string_view path) {

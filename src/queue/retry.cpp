@@ -1,6 +1,10 @@
 #include "queue/retry.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <string>
+
+#include <curl/curl.h>
 
 namespace mando::queue {
 
@@ -31,6 +35,32 @@ bool may_retry(const RetryConfig& config, int attempts, TimePoint first_attempt,
   if (attempts_limited) return !attempts_used;
   if (duration_limited) return !duration_used;
   return true;
+}
+
+std::optional<Micros> parse_retry_after(std::string_view value, Micros cap, TimePoint now) {
+  if (value.empty()) return std::nullopt;
+  const Micros limit = std::clamp(cap, Micros(0), kMaxRetryAfter);
+  const auto limit_seconds = std::chrono::duration_cast<std::chrono::seconds>(limit).count();
+  // Whole seconds, compared with the limit before any conversion to a finer unit.
+  auto clamped = [&](long long seconds) {
+    if (seconds <= 0) return Micros(0);
+    if (seconds >= limit_seconds) return limit;
+    return Micros(std::chrono::seconds(seconds));
+  };
+  const bool all_digits =
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (all_digits) {
+    long long seconds = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc::result_out_of_range) return limit;
+    return clamped(seconds);
+  }
+  const time_t when = curl_getdate(std::string(value).c_str(), nullptr);
+  if (when == -1) return std::nullopt;
+  const auto now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  // Both are seconds since the epoch of a 64-bit time_t: the difference cannot overflow.
+  return clamped(static_cast<long long>(when) - now_seconds);
 }
 
 }  // namespace mando::queue

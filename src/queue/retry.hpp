@@ -11,6 +11,13 @@
 // attempted max_attempts times". A limit that is off (max_attempts -1, max_retry_duration 0)
 // never holds a task back on its own: with both set a task stops when both are used up; with
 // one set, when that one is; with neither, never.
+//
+// A worker's Retry-After lengthens the delay before the next attempt, but never beyond the
+// queue's max_backoff (and never beyond kMaxRetryAfter whatever max_backoff says): it is outside
+// input, and a huge value must neither park a task for years nor overflow a conversion.
+
+#include <optional>
+#include <string_view>
 
 #include "queue/model.hpp"
 
@@ -22,5 +29,12 @@ Micros backoff(const RetryConfig& config, int failed_attempts);
 // Whether a task that has been attempted `attempts` times, first at `first_attempt`, may be
 // attempted again at `now`.
 bool may_retry(const RetryConfig& config, int attempts, TimePoint first_attempt, TimePoint now);
+
+// The longest delay a Retry-After can ask for, whatever the queue's max_backoff.
+inline constexpr Micros kMaxRetryAfter = kMaxScheduleAhead;
+
+// A Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as a delay from `now`,
+// clamped to [0, min(cap, kMaxRetryAfter)]. nullopt when it is neither form.
+std::optional<Micros> parse_retry_after(std::string_view value, Micros cap, TimePoint now);
 
 }  // namespace mando::queue

@@ -88,5 +88,35 @@ TEST(MayRetry, UnlimitedAttemptsStopOnlyOnDuration) {
   EXPECT_FALSE(may_retry(config, 1000, t0, t0 + 10s));
 }
 
+TEST(ParseRetryAfter, DelaySecondsAreUsedUpToTheCap) {
+  const TimePoint t0 = now();
+  EXPECT_EQ(parse_retry_after("7", 1h, t0), Micros(7s));
+  EXPECT_EQ(parse_retry_after("0", 1h, t0), Micros(0));
+  EXPECT_EQ(parse_retry_after("7200", 1h, t0), Micros(1h));
+}
+
+TEST(ParseRetryAfter, HugeValuesClampInsteadOfOverflowing) {
+  const TimePoint t0 = now();
+  EXPECT_EQ(parse_retry_after("9223372036854775807", 1h, t0), Micros(1h));
+  EXPECT_EQ(parse_retry_after("99999999999999999999999999", 1h, t0), Micros(1h));
+  // A max_backoff beyond the absolute cap is held to it.
+  EXPECT_EQ(parse_retry_after("9223372036854775807", Micros::max(), t0), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 1h, t0), Micros(1h));
+}
+
+TEST(ParseRetryAfter, HttpDatesCountFromNow) {
+  // 2026-01-01T00:00:00Z, and the same date 90 s later.
+  const TimePoint t0{std::chrono::seconds(1767225600)};
+  EXPECT_EQ(parse_retry_after("Thu, 01 Jan 2026 00:01:30 GMT", 1h, t0), Micros(90s));
+  EXPECT_EQ(parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", 1h, t0), Micros(0));
+}
+
+TEST(ParseRetryAfter, OtherTextIsIgnored) {
+  const TimePoint t0 = now();
+  EXPECT_EQ(parse_retry_after("", 1h, t0), std::nullopt);
+  EXPECT_EQ(parse_retry_after("soon", 1h, t0), std::nullopt);
+  EXPECT_EQ(parse_retry_after("-5", 1h, t0), std::nullopt);
+}
+
 }  // namespace
 }  // namespace mando::queue

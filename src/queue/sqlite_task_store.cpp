@@ -511,15 +511,31 @@ Result<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::open(SqliteOptions opt
                                      options.path.string(), ec.message()));
     }
   }
+  std::optional<core::FileLock> owner;
+  if (options.exclusive) {
+    auto lock = core::FileLock::acquire(options.path.string() + ".lock");
+    if (!lock) {
+      if (lock.error().kind != ErrorKind::kFailedPrecondition) return tl::unexpected(lock.error());
+      return mando::fail(
+          ErrorKind::kFailedPrecondition,
+          fmt::format("another mando dispatches from this store ({}): two dispatchers on one "
+                      "SQLite file would take each other's leases and double every rate limit. "
+                      "Stop the other one, give this one its own data_dir, or run it without "
+                      "the dispatcher role (--role ingress,worker with [queue] url)",
+                      lock.error().message));
+    }
+    owner = std::move(*lock);
+  }
   auto writer = Connection::open(options, true);
   if (!writer) return tl::unexpected(writer.error());
   if (auto ok = migrate(**writer); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<SqliteTaskStore>(
-      new SqliteTaskStore(std::move(options), std::move(*writer)));
+      new SqliteTaskStore(std::move(options), std::move(owner), std::move(*writer)));
 }
 
-SqliteTaskStore::SqliteTaskStore(SqliteOptions options, std::unique_ptr<Connection> writer)
-    : options_(std::move(options)), writer_(std::move(writer)) {
+SqliteTaskStore::SqliteTaskStore(SqliteOptions options, std::optional<core::FileLock> owner,
+                                 std::unique_ptr<Connection> writer)
+    : options_(std::move(options)), owner_(std::move(owner)), writer_(std::move(writer)) {
   writer_thread_ = std::thread([this] { writer_loop(); });
 }
 

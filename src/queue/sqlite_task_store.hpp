@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/file_lock.hpp"
 #include "queue/model.hpp"
 #include "queue/task_store.hpp"
 
@@ -64,6 +65,11 @@ struct SqliteOptions {
   Micros busy_timeout = std::chrono::seconds(5);
   // Page cache per connection, in KiB (the writer and each reader have one).
   int cache_kib = 8 * 1024;
+  // Claim the store for this process: an exclusive lock on `<path>.lock` for the store's life.
+  // A dispatcher sets it: two dispatchers on one store would take each other's leases and
+  // double every rate limit. Maintenance commands (reset-dedup) leave it off and share the file
+  // through SQLite's own locks.
+  bool exclusive = false;
 };
 
 class SqliteTaskStore final : public TaskStore {
@@ -73,7 +79,8 @@ class SqliteTaskStore final : public TaskStore {
 
   // Opens (creating when missing) the database and starts the writer thread. kUnavailable when
   // the file cannot be opened or written; kFailedPrecondition when it was written by a newer
-  // mando (a schema version above kSchemaVersion).
+  // mando (a schema version above kSchemaVersion) or, with `exclusive`, when another process
+  // holds the store.
   static Result<std::unique_ptr<SqliteTaskStore>> open(SqliteOptions options);
 
   // Finishes the writes already handed over, then stops the writer thread.
@@ -130,7 +137,8 @@ class SqliteTaskStore final : public TaskStore {
     std::binary_semaphore finished{0};
   };
 
-  SqliteTaskStore(SqliteOptions options, std::unique_ptr<Connection> writer);
+  SqliteTaskStore(SqliteOptions options, std::optional<core::FileLock> owner,
+                  std::unique_ptr<Connection> writer);
 
   // Hands `fn` to the writer thread and blocks until the transaction holding it committed (or
   // failed). The answer is fn's, unless the batch failed to commit.
@@ -156,6 +164,7 @@ class SqliteTaskStore final : public TaskStore {
                                 std::optional<TimePoint> next_schedule_time);
 
   const SqliteOptions options_;
+  std::optional<core::FileLock> owner_;  // with options_.exclusive
   std::unique_ptr<Connection> writer_;
 
   std::mutex write_mutex_;

@@ -467,6 +467,27 @@ TEST_F(SqliteTaskStoreTest, ReopenFindsEverythingCommitted) {
   EXPECT_TRUE(store_->check_integrity());
 }
 
+TEST(SqliteTaskStoreOpenTest, AnExclusiveStoreRefusesASecondOwnerButNotAMaintenanceOpen) {
+  TempDir dir;
+  auto options = options_at(dir.path() / "queue.sqlite3");
+  options.exclusive = true;
+  auto first = SqliteTaskStore::open(options);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = SqliteTaskStore::open(options);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::kFailedPrecondition);
+  EXPECT_NE(second.error().message.find("another mando dispatches from this store"),
+            std::string::npos)
+      << second.error().message;
+  options.exclusive = false;  // `mando queues reset-dedup` while a dispatcher runs
+  auto maintenance = SqliteTaskStore::open(options);
+  ASSERT_TRUE(maintenance) << maintenance.error().message;
+  EXPECT_TRUE((*maintenance)->reset_deduplication());
+  first->reset();
+  options.exclusive = true;
+  EXPECT_TRUE(SqliteTaskStore::open(options)) << "the lock goes with its owner";
+}
+
 TEST(SqliteTaskStoreOpenTest, RefusesANewerSchema) {
   TempDir dir;
   const auto options = options_at(dir.path() / "queue.sqlite3");

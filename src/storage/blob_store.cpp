@@ -72,7 +72,10 @@ asio::awaitable<std::vector<Result<ObjectInfo>>> head_all(BlobBackend& backend,
                                                           std::vector<std::string> keys,
                                                           int concurrency) {
   const auto executor = co_await asio::this_coro::executor;
-  std::vector<Result<ObjectInfo>> out(keys.size());
+  // Every slot starts as an error: a head that throws (its coroutine ends without writing) must
+  // read as a failure to retry next time, never as a blob without an expiry.
+  std::vector<Result<ObjectInfo>> out(
+      keys.size(), fail(ErrorKind::kInternal, "the metadata read ended without an answer"));
   asio::experimental::concurrent_channel<void(boost::system::error_code)> finished(executor,
                                                                                    keys.size());
   auto launch = [&](std::size_t i) {

@@ -164,6 +164,23 @@ TEST_F(BlobStoreTest, ACleanupCutShortIsFinishedByTheNextRun) {
   EXPECT_TRUE(stored_keys().empty());
 }
 
+TEST_F(BlobStoreTest, AHeadThatThrowsKeepsTheBlobAndItsMarkerForTheNextRun) {
+  ASSERT_TRUE(put("live", "x", 1min));
+  counting_.throwing_heads = {"live"};
+  advance(3min);
+  auto first = run(counted_->cleanup({}));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->deleted, 0u);
+  EXPECT_EQ(first->failures, 1u);
+  EXPECT_EQ(stored_keys(), (std::set<std::string>{"_expiry/20261123T0601/live", "live"}))
+      << "the marker must survive, or the blob would outlive its expiry forever";
+  counting_.throwing_heads.clear();
+  auto second = run(counted_->cleanup({}));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->deleted, 1u);
+  EXPECT_TRUE(stored_keys().empty());
+}
+
 TEST_F(BlobStoreTest, SweepFindsExpiredBlobsOutsideTheIndex) {
   // Written by another tool: the expiry metadata, no marker.
   ASSERT_TRUE(run(

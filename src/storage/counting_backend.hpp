@@ -2,14 +2,16 @@
 // CountingBackend: a BlobBackend decorator that forwards every call to a real backend and counts
 // the calls by kind, for tests and benchmarks that check what an operation costs in requests
 // (blob_store_test.cpp, bench/storage_bench.cpp). It can also fail the deletes of chosen keys,
-// the case a crash in the middle of a cleanup leaves behind.
+// the case a crash in the middle of a cleanup leaves behind, and make the heads of chosen keys
+// throw, as a backend with a bug would.
 //
-// Thread-safety: the counters are atomic, so calls may run concurrently; `failing` must not be
-// changed while calls are in flight.
+// Thread-safety: the counters are atomic, so calls may run concurrently; `failing` and
+// `throwing_heads` must not be changed while calls are in flight.
 
 #include <atomic>
 #include <cstdint>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +39,7 @@ class CountingBackend : public BlobBackend {
   }
   boost::asio::awaitable<Result<ObjectInfo>> head(std::string key) override {
     ++heads;
+    if (throwing_heads.contains(key)) throw std::runtime_error("injected head exception");
     co_return co_await inner_.head(std::move(key));
   }
   // One call whatever the number of keys (S3Backend sends one DeleteObjects per 1000 keys and
@@ -76,7 +79,8 @@ class CountingBackend : public BlobBackend {
   }
 
   std::atomic<std::uint64_t> puts{0}, gets{0}, heads{0}, removes{0}, removed_keys{0}, lists{0};
-  std::set<std::string> failing;  // keys whose deletes fail with kUnavailable
+  std::set<std::string> failing;         // keys whose deletes fail with kUnavailable
+  std::set<std::string> throwing_heads;  // keys whose heads throw std::runtime_error
 
  private:
   BlobBackend& inner_;
