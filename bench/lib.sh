@@ -21,18 +21,21 @@ prepare_mando() {
 }
 
 # Starts `mando serve --listen 127.0.0.1:0 --data-dir $work/data` with the environment
-# assignments given as arguments (NAME=VALUE ...); sets $pid and $url once it listens.
+# assignments given as arguments (NAME=VALUE ...); sets $pid, $url (the public listener),
+# $internal_url (queue API, metrics) and $api_token (the queue API's token) once it listens.
 start_mando() {
   env MANDO_LOG_LEVEL=warn "$@" $mando serve --listen 127.0.0.1:0 --data-dir "$work/data" \
     > "$work/out" &
   pid=$!
   for _ in $(seq 1 100); do
-    grep -q '^listening on ' "$work/out" 2>/dev/null && break
+    grep -q '^internal listener on ' "$work/out" 2>/dev/null && break
     kill -0 $pid  # fail fast if mando died
     sleep 0.1
   done
   url=$(sed -n 's/^listening on //p' "$work/out")
-  [[ -n "$url" ]] || { echo "mando did not start" >&2; exit 1; }
+  internal_url=$(sed -n 's/^internal listener on \([^ ]*\).*/\1/p' "$work/out")
+  [[ -n "$url" && -n "$internal_url" ]] || { echo "mando did not start" >&2; exit 1; }
+  api_token=${MANDO_QUEUE_API_TOKEN:-$(cat "$work/data/api_token")}
   echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo)"
 }
 

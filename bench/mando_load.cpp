@@ -448,9 +448,15 @@ bool has_image(const json::object& m) {
 
 class Bench {
  public:
+  // `mando_url`: the public listener (/interactions); `internal_url`: the internal one (/metrics).
   Bench(const Flags& flags, emulator::EmulatorServer& host, net::HttpClient& client, Child& mando,
-        std::string mando_url)
-      : flags_(flags), host_(host), client_(client), mando_(mando), url_(std::move(mando_url)) {}
+        std::string mando_url, std::string internal_url)
+      : flags_(flags),
+        host_(host),
+        client_(client),
+        mando_(mando),
+        url_(std::move(mando_url)),
+        internal_url_(std::move(internal_url)) {}
 
   asio::awaitable<Results> run() {
     Results r;
@@ -485,7 +491,7 @@ class Bench {
     const auto n = static_cast<std::size_t>(flags_.rate * flags_.duration);
     r.sent.resize(n);
     auto ex = co_await asio::this_coro::executor;
-    const std::string metrics_before = co_await get_metrics(client_, url_);
+    const std::string metrics_before = co_await get_metrics(client_, internal_url_);
     r.load_start = loadavg();
     const double mando_cpu0 = cpu_seconds(mando_.pid());
     const double self_cpu0 = cpu_seconds(getpid());
@@ -513,7 +519,7 @@ class Bench {
     r.self_cpu_send = cpu_seconds(getpid()) - self_cpu0;
     r.load_send_end = loadavg();
     {
-      const std::string metrics_after = co_await get_metrics(client_, url_);
+      const std::string metrics_after = co_await get_metrics(client_, internal_url_);
       auto before = interaction_buckets(metrics_before);
       r.server_buckets = interaction_buckets(metrics_after);
       for (auto& [le, count] : r.server_buckets) count -= before[le];
@@ -547,7 +553,7 @@ class Bench {
     r.mando_cpu_total = cpu_seconds(mando_.pid()) - mando_cpu0;
     r.load_end = loadavg();
     r.emulator_stats = host_.emulator().stats();
-    r.metrics_text = co_await get_metrics(client_, url_);
+    r.metrics_text = co_await get_metrics(client_, internal_url_);
     while (!sampler_done_.load(std::memory_order_acquire)) co_await sleep_for(50ms);
     co_return r;
   }
@@ -592,7 +598,7 @@ class Bench {
     while (sampling_) {
       Sample s;
       s.t = std::chrono::duration<double>(Steady::now() - start_).count();
-      const std::string text = co_await get_metrics(client_, url_);
+      const std::string text = co_await get_metrics(client_, internal_url_);
       if (!text.empty()) {
         s.busy = metric_sum(text, "mando_cpu_pool_busy_threads");
         s.threads = metric_sum(text, "mando_cpu_pool_threads");
@@ -609,6 +615,7 @@ class Bench {
   net::HttpClient& client_;
   Child& mando_;
   std::string url_;
+  std::string internal_url_;
   Steady::time_point start_;
   std::atomic<std::size_t> returned_{0};
   std::atomic<bool> sampling_{false};
@@ -867,6 +874,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string url = line->substr(std::string("listening on ").size());
+  auto internal_line = mando->wait_for_line("internal listener on ", 30s);
+  if (!internal_line) {
+    fmt::print(stderr, "mando_load: mando did not print its internal listener ({})\n",
+               mando->stop(2s));
+    return 2;
+  }
+  std::string internal_url = internal_line->substr(std::string("internal listener on ").size());
+  internal_url = internal_url.substr(0, internal_url.find(' '));
   fmt::print("mando {} (pid {}) at {}, emulator at {}, {} emulator thread(s), {} cores\n",
              flags.mando, mando->pid(), url, host->url(), flags.emulator_threads,
              std::thread::hardware_concurrency());
@@ -875,7 +890,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int i = 0; i < flags.emulator_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
 
-  Bench bench(flags, *host, *client, *mando, url);
+  Bench bench(flags, *host, *client, *mando, url, internal_url);
   auto future = asio::co_spawn(ioc, bench.run(), asio::use_future);
   Results results = future.get();
   const long hwm = vm_hwm_kib(mando->pid());

@@ -4,6 +4,7 @@
 --   MANDO_BENCH_API         /v2/projects/{p}/locations/{l}/queues
 --   MANDO_BENCH_QUEUES      queue ids, comma-separated
 --   MANDO_BENCH_TASK_URL    what each task dispatches to (GET)
+--   MANDO_BENCH_TOKEN       the API's bearer token
 --   MANDO_BENCH_STOP_AFTER  optional: stop once this many tasks were created (use with -t1)
 local api = os.getenv("MANDO_BENCH_API")
 local queues = os.getenv("MANDO_BENCH_QUEUES")
@@ -19,7 +20,8 @@ local created = 0
 function init(args)
   for queue in string.gmatch(queues, "[^,]+") do
     table.insert(requests, wrk.format("POST", api .. "/" .. queue .. "/tasks",
-      {["Content-Type"] = "application/json"}, body))
+      {["Content-Type"] = "application/json",
+       ["Authorization"] = "Bearer " .. os.getenv("MANDO_BENCH_TOKEN")}, body))
   end
 end
 

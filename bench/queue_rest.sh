@@ -29,7 +29,8 @@ start_queue_mando() {
 
 # POST $2 (default {}) to the API path $1; fails on an error status.
 api_post() {
-  curl -sSf -X POST -H 'Content-Type: application/json' -d "${2:-{\}}" "$url$1" >/dev/null
+  curl -sSf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $api_token" \
+    -d "${2:-{\}}" "$internal_url$1" >/dev/null
 }
 
 # Creates queue $1 with Cloud Tasks' defaults but at most 100 dispatches in flight (each holds
@@ -44,21 +45,21 @@ create_queue() {
 # Starts wrk -t1 with bench/queue_rest.lua in the background and sets wrk_pid (wrk's own, so
 # a SIGINT reaches it): CONNECTIONS DURATION QUEUE-IDS (comma-separated) TASK-URL OUTPUT-FILE.
 start_wrk() {
-  MANDO_BENCH_API=$api MANDO_BENCH_QUEUES=$3 MANDO_BENCH_TASK_URL=$4 \
-    wrk -t1 -c"$1" -d"$2" --timeout 10s -s bench/queue_rest.lua "$url" > "$5" &
+  MANDO_BENCH_API=$api MANDO_BENCH_QUEUES=$3 MANDO_BENCH_TASK_URL=$4 MANDO_BENCH_TOKEN=$api_token \
+    wrk -t1 -c"$1" -d"$2" --timeout 10s -s bench/queue_rest.lua "$internal_url" > "$5" &
   wrk_pid=$!
 }
 
 # 200 answers of POST /v2/... so far (queues and tasks created, pauses): mando's count, which
 # unlike wrk's also holds the requests still in flight when wrk stopped.
 answered() {
-  curl -sSf "$url/metrics" | awk '/^mando_http_requests_total\{/ && /route="\/v2\/\*"/ &&
+  curl -sSf "$internal_url/metrics" | awk '/^mando_http_requests_total\{/ && /route="\/v2\/\*"/ &&
     /method="POST"/ && /status="200"/ { n += $NF } END { printf "%d", n }'
 }
 
 # Tasks whose dispatch ended with a 2xx, over every queue.
 completed() {
-  curl -sSf "$url/metrics" |
+  curl -sSf "$internal_url/metrics" |
     awk '/^mando_queue_attempts_total\{.*outcome="ok"/ { n += $NF } END { printf "%d", n }'
 }
 

@@ -33,6 +33,7 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+constexpr std::string_view kApiToken = "npm-client-test-token";
 constexpr std::string_view kSigningKey = "cloud-tasks-client-test-signing-key-0123456789";
 constexpr std::string_view kInstallHint = "run scripts/install-deps.sh --test";
 // The queue id the script uses by default, as X-CloudTasks-QueueName carries it.
@@ -89,17 +90,15 @@ TEST(CloudTasksClientTest, OfficialNodeClientDrivesQueueAndWorkerReceivesSignedD
                  (dir.path() / "data").string()},
                 {{"MANDO_QUEUE_SIGNING_KEY", std::string(kSigningKey)},
                  {"MANDO_LOG_LEVEL", "warn"},
-                 {"MANDO_QUEUE_API_TOKEN", ""}});
-  auto line = mando.wait_for_line("listening on ", 30s);
-  ASSERT_TRUE(line) << "mando did not print its address: " << mando.wait(5s).err;
-  std::smatch address;
-  ASSERT_TRUE(std::regex_match(*line, address, std::regex(R"(^listening on (http://\S+)$)")))
-      << *line;
+                 {"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)}});
+  auto urls = wait_for_serve_urls(mando, 30s);
+  ASSERT_TRUE(urls) << "mando did not print its addresses: " << mando.wait(5s).err;
   const auto started = std::chrono::system_clock::now();
 
-  auto client = run({node->string(), (npm_dir / "cloud_tasks_client.mjs").string(), "--mando",
-                     address[1].str(), "--worker", worker.url()},
-                    {}, {}, 120s);
+  auto client =
+      run({node->string(), (npm_dir / "cloud_tasks_client.mjs").string(), "--mando",
+           urls->internal_url, "--token", std::string(kApiToken), "--worker", worker.url()},
+          {}, {}, 120s);
   ASSERT_EQ(client.exit_code, 0) << "stdout:\n" << client.out << "\nstderr:\n" << client.err;
   const auto observed = last_json_line(client.out);
   ASSERT_TRUE(observed) << "no JSON line in the script's output:\n" << client.out;

@@ -49,6 +49,7 @@ using namespace std::chrono_literals;
 constexpr std::string_view kKeySeed =
     "8f1a3c5e7092b4d6f8e0a2c4e6089b1d3f5a7c9e0b2d4f6a8c0e1f3a5b7d9c2e";
 constexpr std::string_view kSigningKey = "discord-e2e-test-queue-signing-key-0123456789";
+constexpr std::string_view kApiToken = "discord-e2e-test-queue-api-token";
 constexpr auto kStartLimit = 60s;
 constexpr auto kReplyLimit = 60s;
 
@@ -98,9 +99,10 @@ max_backoff = "500ms"
 
   emulator::DiscordEmulator& emulator() { return server_->emulator(); }
 
-  // Starts (or restarts, on the same data directory) `mando serve`; answers its base URL.
-  std::string start_mando(std::vector<std::string> args = {"serve"},
-                          std::map<std::string, std::string> extra_env = {}) {
+  // Starts (or restarts, on the same data directory) `mando serve`; answers its two base URLs
+  // (empty when it did not start).
+  ServeUrls start_mando(std::vector<std::string> args = {"serve"},
+                        std::map<std::string, std::string> extra_env = {}) {
     std::vector<std::string> argv{MANDO_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(),
@@ -111,24 +113,24 @@ max_backoff = "500ms"
         {"MANDO_DISCORD_APPLICATION_ID", emulator().application_id()},
         {"MANDO_DISCORD_API_BASE_URL", server_->api_base_url()},
         {"MANDO_QUEUE_SIGNING_KEY", std::string(kSigningKey)},
-        {"MANDO_QUEUE_API_TOKEN", ""},
+        {"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)},
         {"MANDO_LOG_LEVEL", "warn"},  // nobody reads the pipes while images flow
     };
     for (auto& [k, v] : extra_env) env[k] = v;
     auto process = std::make_unique<Process>(std::move(argv), std::move(env));
-    auto line = process->wait_for_line("listening on ", kStartLimit);
-    if (!line) {
+    auto urls = wait_for_serve_urls(*process, kStartLimit);
+    if (!urls) {
       ADD_FAILURE() << "mando did not start: " << process->wait(5s).err;
       return {};
     }
-    std::string url = line->substr(std::string("listening on ").size());
     processes_.push_back(std::move(process));
-    return url;
+    return *urls;
   }
 
-  void start_bot() {
-    url_ = start_mando();
-    emulator().set_bot_url(url_ + "/interactions");
+  // Starts mando and points the emulator at its interactions endpoint.
+  void start_bot(std::map<std::string, std::string> extra_env = {}) {
+    urls_ = start_mando({"serve"}, std::move(extra_env));
+    emulator().set_bot_url(urls_.url + "/interactions");
   }
 
   template <typename T>
@@ -173,7 +175,7 @@ max_backoff = "500ms"
   std::string metrics() {
     net::HttpClient client(ioc_.get_executor());
     net::ClientRequest request;
-    request.url = url_ + "/metrics";
+    request.url = urls_.internal_url + "/metrics";
     auto response = call(client.send(std::move(request)));
     return response ? response->body : std::string();
   }
@@ -194,8 +196,8 @@ max_backoff = "500ms"
     std::vector<std::string> argv{MANDO_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--url");
-    argv.push_back(url_);
-    auto result = run(std::move(argv), {{"MANDO_QUEUE_API_TOKEN", ""}});
+    argv.push_back(urls_.internal_url);
+    auto result = run(std::move(argv), {{"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)}});
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return result.exit_code;
   }
@@ -207,7 +209,7 @@ max_backoff = "500ms"
   std::thread thread_;
   std::vector<std::unique_ptr<Process>> processes_;
   std::unique_ptr<Process> mando_;
-  std::string url_;
+  ServeUrls urls_;
 };
 
 TEST_F(DiscordE2eTest, ASignedCommandIsDeferredThenEditedIntoThePngItAskedFor) {
@@ -265,7 +267,7 @@ TEST_F(DiscordE2eTest, TheSameInteractionTwiceIsRenderedOnce) {
   net::HttpClient client(ioc_.get_executor());
   net::ClientRequest request;
   request.method = "POST";
-  request.url = url_ + "/interactions";
+  request.url = urls_.url + "/interactions";
   request.headers.set("Content-Type", "application/json");
   request.headers.set("X-Signature-Ed25519", hex.data());
   request.headers.set("X-Signature-Timestamp", timestamp);
@@ -334,7 +336,7 @@ TEST_F(DiscordE2eTest, KilledWithRepliesInFlightEveryReplyArrivesAfterARestart) 
   EXPECT_EQ(emulator().stats().at("messages").at("completed").as_int64(), 0);
   processes_.back()->signal(SIGKILL);
   processes_.back()->wait(10s);
-  url_ = start_mando();
+  urls_ = start_mando();
   EXPECT_TRUE(call(emulator().wait_completed(kJobs, kReplyLimit)));
   for (const auto& m : emulator().messages()) {
     EXPECT_FALSE(m.at("attachments").as_array().empty()) << json::serialize(m);
@@ -360,8 +362,7 @@ TEST_F(DiscordE2eTest, AButtonClickRerollsWithTheSameOptions) {
 }
 
 TEST_F(DiscordE2eTest, AWaitingJobShowsItsPlaceInLineThenTheImage) {
-  url_ = start_mando({"serve"}, {{"MANDO_BOT_PROGRESS_AFTER", "100ms"}});
-  emulator().set_bot_url(url_ + "/interactions");
+  start_bot({{"MANDO_BOT_PROGRESS_AFTER", "100ms"}});
   cli({"queues", "pause", "create-image"});
   auto sent = mando("/mando size:64");
   auto waiting = next_version(*sent.message_id);
@@ -380,19 +381,20 @@ TEST_F(DiscordE2eTest, AWaitingJobShowsItsPlaceInLineThenTheImage) {
 // The roles as separate processes: dispatcher (queue), worker (renders and replies), ingress
 // (interactions), talking over HTTP on loopback.
 TEST_F(DiscordE2eTest, IngressDispatcherAndWorkerRunAsSeparateProcesses) {
-  const std::string dispatcher = start_mando({"serve", "--role", "dispatcher"});
-  const std::string worker =
+  // The queue API, the worker routes and the metrics are on each process's internal listener.
+  const ServeUrls dispatcher = start_mando({"serve", "--role", "dispatcher"});
+  const ServeUrls worker =
       start_mando({"serve", "--role", "worker", "--data-dir", (dir_.path() / "worker").string()},
-                  {{"MANDO_QUEUE_URL", dispatcher}});
-  const std::string ingress =
+                  {{"MANDO_QUEUE_URL", dispatcher.internal_url}});
+  const ServeUrls ingress =
       start_mando({"serve", "--role", "ingress", "--data-dir", (dir_.path() / "ingress").string()},
-                  {{"MANDO_QUEUE_URL", dispatcher}});
-  ASSERT_FALSE(dispatcher.empty() || worker.empty() || ingress.empty());
-  url_ = dispatcher;
+                  {{"MANDO_QUEUE_URL", dispatcher.internal_url}});
+  ASSERT_FALSE(dispatcher.url.empty() || worker.url.empty() || ingress.url.empty());
+  urls_ = dispatcher;
   for (const char* q : {"create-image", "reply-discord"}) {
-    cli({"queues", "update", q, "--worker-base-url", worker});
+    cli({"queues", "update", q, "--worker-base-url", worker.internal_url});
   }
-  emulator().set_bot_url(ingress + "/interactions");
+  emulator().set_bot_url(ingress.url + "/interactions");
   auto sent = mando("/mando size:64");
   auto message = next_version(*sent.message_id);
   EXPECT_FALSE(message.at("attachments").as_array().empty());

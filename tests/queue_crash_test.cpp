@@ -61,6 +61,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view kQueue = "projects/mando/locations/local/queues/crash";
 constexpr std::string_view kSigningKey = "queue-crash-test-signing-key-0123456789abcdef";
+constexpr std::string_view kApiToken = "queue-crash-test-api-token";
 constexpr int kMaxConcurrentDispatches = 50;
 constexpr int kCreators = 32;  // creates in flight at once
 // The worker of tasks that are never dispatched (their queue stays paused).
@@ -104,8 +105,9 @@ class MandoServer {
   MandoServer(fs::path config, fs::path data_dir)
       : config_(std::move(config)), data_dir_(std::move(data_dir)) {}
 
-  // Starts mando and answers its base URL ("http://127.0.0.1:PORT"), or nullopt when it did not
-  // come up (the failure is added to the test).
+  // Starts mando and answers the base URL of its queue API (the internal listener,
+  // "http://127.0.0.1:PORT"), or nullopt when it did not come up (the failure is added to the
+  // test).
   std::optional<std::string> start() {
     process_.reset();  // the previous run, reaped already after a kill
     process_ = std::make_unique<Process>(
@@ -114,19 +116,14 @@ class MandoServer {
         std::map<std::string, std::string>{{"MANDO_QUEUE_SIGNING_KEY", std::string(kSigningKey)},
                                            // Quiet: nobody reads the pipes while tasks flow.
                                            {"MANDO_LOG_LEVEL", "warn"},
-                                           {"MANDO_QUEUE_API_TOKEN", ""},
+                                           {"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)},
                                            {"MANDO_QUEUE_DATABASE", ""}});
-    auto line = process_->wait_for_line("listening on ", kStartLimit);
-    if (!line) {
-      ADD_FAILURE() << "mando did not print its address: " << process_->wait(5s).err;
+    auto urls = wait_for_serve_urls(*process_, kStartLimit);
+    if (!urls) {
+      ADD_FAILURE() << "mando did not print its addresses: " << process_->wait(5s).err;
       return std::nullopt;
     }
-    std::smatch m;
-    if (!std::regex_match(*line, m, std::regex(R"(^listening on (http://127\.0\.0\.1:\d+)$)"))) {
-      ADD_FAILURE() << "unexpected address line: " << *line;
-      return std::nullopt;
-    }
-    return m[1].str();
+    return urls->internal_url;
   }
 
   // Sends `sig` without waiting (safe from any thread: it is only kill(2)).
@@ -273,6 +270,7 @@ class QueueApi {
     net::ClientRequest r;
     r.method = std::move(method);
     r.url = fmt::format("{}/v2/{}", base_url_, path);
+    r.headers.set("Authorization", fmt::format("Bearer {}", kApiToken));
     r.body = std::move(body);
     if (!r.body.empty()) r.headers.set("Content-Type", "application/json");
     r.timeout = 30s;

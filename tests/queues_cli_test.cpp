@@ -48,22 +48,25 @@ std::string show(const ProcessResult& r) {
 
 class QueuesCliTest : public ::testing::Test {
  protected:
-  // Starts `mando serve` with `env` and remembers its API URL.
+  // Starts `mando serve` with `env` and remembers its API URL (the internal listener).
   void start(std::map<std::string, std::string> env = {}) {
     env.emplace("MANDO_LOG_LEVEL", "warn");
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{MANDO_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                                 (dir_.path() / "data").string()},
-        env);
-    auto line = server_->wait_for_line("listening on ", 30s);
-    ASSERT_TRUE(line) << "mando did not print its address: " << server_->wait(5s).err;
-    url_ = line->substr(std::string("listening on ").size());
+    server_ =
+        std::make_unique<Process>(std::vector<std::string>{MANDO_BINARY, "serve", "--listen",
+                                                           "127.0.0.1:0", "--data-dir", data_dir()},
+                                  env);
+    auto urls = wait_for_serve_urls(*server_, 30s);
+    ASSERT_TRUE(urls) << "mando did not print its addresses: " << server_->wait(5s).err;
+    url_ = urls->internal_url;
   }
 
-  // Runs `mando GROUP COMMAND args... --api-url URL`.
+  std::string data_dir() const { return (dir_.path() / "data").string(); }
+
+  // Runs `mando GROUP COMMAND args... --api-url URL --data-dir DIR` (the CLI reads the token
+  // mando generated there).
   ProcessResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), MANDO_BINARY);
-    args.insert(args.end(), {"--api-url", url_});
+    args.insert(args.end(), {"--api-url", url_, "--data-dir", data_dir()});
     env.emplace("MANDO_LOG_LEVEL", "warn");
     return run(args, env);
   }
@@ -276,10 +279,11 @@ TEST_F(QueuesCliTest, TokenAndDefaultsComeFromTheConfiguration) {
   start({{"MANDO_QUEUE_API_TOKEN", "s3cret"}});
   auto config = dir_.path() / "mando.toml";
   std::ofstream(config) << fmt::format(
-      "[server]\nlisten = \"{}\"\n[queue]\nproject = \"other-project\"\nlocation = \"here\"\n",
+      "[server]\ninternal_listen = \"{}\"\n[queue]\nproject = \"other-project\"\n"
+      "location = \"here\"\n",
       url_.substr(std::string("http://").size()));
 
-  // No --api-url: the URL is the config's [server] listen; the token comes from the
+  // No --api-url: the URL is the config's [server] internal_listen; the token comes from the
   // environment as [queue] api_token.
   auto r = run({MANDO_BINARY, "queues", "create", "q1", "--config", config.string()},
                {{"MANDO_QUEUE_API_TOKEN", "s3cret"}, {"MANDO_LOG_LEVEL", "warn"}});
@@ -295,6 +299,16 @@ TEST_F(QueuesCliTest, TokenAndDefaultsComeFromTheConfiguration) {
       {"queues", "list", "--token", "s3cret", "--project", "other-project", "--location", "here"});
   EXPECT_EQ(flags.exit_code, 0) << show(flags);
   EXPECT_EQ(first_column(flags.out), std::vector<std::string>{"q1"});
+}
+
+TEST_F(QueuesCliTest, WithoutATokenTheRefusalSaysWhereOneComesFrom) {
+  start();
+  auto r = run({MANDO_BINARY, "queues", "list", "--api-url", url_, "--data-dir",
+                (dir_.path() / "elsewhere").string()},
+               {{"MANDO_LOG_LEVEL", "warn"}});
+  EXPECT_EQ(r.exit_code, 1) << show(r);
+  EXPECT_NE(r.err.find("api_token"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("elsewhere"), std::string::npos) << show(r);
 }
 
 TEST_F(QueuesCliTest, UnreachableApiExitsOneNamingTheUrl) {

@@ -2,6 +2,7 @@
 // over HTTP, stopped with SIGTERM. Requests are signed here with libsodium directly, the way
 // Discord signs them, independently of mando's own signing code.
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -69,7 +70,7 @@ class ServeTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Starts `mando serve` and returns the port it printed.
+  // Starts `mando serve` and returns the public port it printed (internal_port_: the other).
   std::uint16_t start(std::map<std::string, std::string> env = {},
                       std::vector<std::string> extra = {}) {
     env.emplace("MANDO_DISCORD_PUBLIC_KEY", key_.public_hex());
@@ -78,15 +79,19 @@ class ServeTest : public ::testing::Test {
                                      "127.0.0.1:0", "--data-dir", (dir_ / "data").string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<Process>(argv, env);
-    auto line = server_->wait_for_line("listening on ", 30s);
-    if (!line) {
-      ADD_FAILURE() << "mando did not print its address: " << server_->wait(5s).err;
+    auto urls = wait_for_serve_urls(*server_, 30s);
+    if (!urls) {
+      ADD_FAILURE() << "mando did not print its addresses: " << server_->wait(5s).err;
       return 0;
     }
+    internal_port_ = port_of(urls->internal_url);
+    return port_of(urls->url);
+  }
+
+  static std::uint16_t port_of(const std::string& url) {
     std::smatch m;
-    std::regex re(R"(^listening on http://127\.0\.0\.1:(\d+)$)");
-    EXPECT_TRUE(std::regex_match(*line, m, re)) << *line;
-    return static_cast<std::uint16_t>(std::stoi(m[1]));
+    EXPECT_TRUE(std::regex_match(url, m, std::regex(R"(^http://127\.0\.0\.1:(\d+)$)"))) << url;
+    return m.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(m[1]));
   }
 
   std::optional<RawResponse> request(std::uint16_t port, const std::string& raw) {
@@ -96,6 +101,7 @@ class ServeTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
+  std::uint16_t internal_port_ = 0;
   fs::path dir_;
   TestKey key_;
   std::unique_ptr<Process> server_;
@@ -109,13 +115,14 @@ TEST_F(ServeTest, ServesHealthReadinessAndMetrics) {
   auto ready = request(port, raw_request("GET", "/readyz"));
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
-  auto metrics = request(port, raw_request("GET", "/metrics"));
+  EXPECT_EQ(request(internal_port_, raw_request("GET", "/healthz"))->status, 200);
+  auto metrics = request(internal_port_, raw_request("GET", "/metrics"));
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_EQ(metrics->headers.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(metrics->body.find("process_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(metrics->body.find(
-                R"(mando_http_requests_total{route="/healthz",method="GET",status="200"} 1)"),
+                R"(mando_http_requests_total{route="/healthz",method="GET",status="200"} 2)"),
             std::string::npos)
       << metrics->body;
   EXPECT_NE(metrics->body.find("mando_http_request_duration_seconds_bucket"), std::string::npos);
@@ -185,6 +192,72 @@ TEST_F(ServeTest, SigtermDrainsAndExitsZero) {
   auto result = server_->wait(30s);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.err.find("stopped"), std::string::npos) << result.err;
+}
+
+// The deployment the README describes: a reverse proxy forwards the internet to [server] listen,
+// so every request arrives from 127.0.0.1 with forwarding headers. Nothing of the queue API,
+// the worker routes or the metrics may answer it.
+TEST_F(ServeTest, BehindAProxyThePublicListenerServesNoInternalRoute) {
+  auto port = start();
+  const std::string proxied = "X-Forwarded-For: 203.0.113.7\r\nForwarded: for=203.0.113.7\r\n";
+  const std::string task =
+      R"({"task":{"httpRequest":{"url":"http://169.254.169.254/latest/meta-data/"}}})";
+  for (auto [method, target, body] : std::initializer_list<std::array<std::string, 3>>{
+           {"GET", "/metrics", ""},
+           {"GET", "/v2/projects/mando/locations/local/queues", ""},
+           {"POST", "/v2/projects/mando/locations/local/queues/create-image/tasks", task},
+           {"POST", "/v2/projects/mando/locations/local/queues/create-image:purge", "{}"},
+           {"POST", "/workers/generate-image", "{}"},
+           {"POST", "/workers/reply-discord", "{}"}}) {
+    for (const std::string& headers : {std::string(), proxied}) {
+      auto r = request(port, raw_request(method, target, body, headers));
+      ASSERT_TRUE(r) << method << " " << target;
+      EXPECT_EQ(r->status, 404) << method << " " << target << ": " << r->body;
+    }
+  }
+}
+
+TEST_F(ServeTest, TheInternalListenerRefusesProxiedRequestsAndWantsTheToken) {
+  start();
+  // A proxy pointed at the internal listener by mistake still exposes nothing.
+  for (const char* header : {"X-Forwarded-For: 203.0.113.7", "Forwarded: for=203.0.113.7",
+                             "X-Real-IP: 203.0.113.7", "Via: 1.1 nginx"}) {
+    auto metrics =
+        request(internal_port_, raw_request("GET", "/metrics", "", fmt::format("{}\r\n", header)));
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(metrics->status, 403) << header;
+  }
+  // Loopback is not a credential: the API wants the token even from 127.0.0.1.
+  const std::string queues = "/v2/projects/mando/locations/local/queues";
+  auto anonymous = request(internal_port_, raw_request("GET", queues));
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401) << anonymous->body;
+  // The token mando generated at its first start, readable by its owner only.
+  const fs::path token_file = dir_ / "data" / "api_token";
+  ASSERT_TRUE(fs::exists(token_file));
+  EXPECT_EQ(fs::status(token_file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  std::string token;
+  std::ifstream(token_file) >> token;
+  EXPECT_EQ(token.size(), 64u);
+  auto authorised =
+      request(internal_port_,
+              raw_request("GET", queues, "", fmt::format("Authorization: Bearer {}\r\n", token)));
+  ASSERT_TRUE(authorised);
+  EXPECT_EQ(authorised->status, 200) << authorised->body;
+}
+
+TEST_F(ServeTest, ASecondServeOnTheSameDataDirStopsAtStartSayingWhy) {
+  start();
+  auto second = run(
+      {MANDO_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", (dir_ / "data").string()},
+      {{"MANDO_DISCORD_PUBLIC_KEY", key_.public_hex()}});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("another mando dispatches from this store"), std::string::npos)
+      << second.err;
+  EXPECT_NE(second.err.find(fmt::format("(pid {})", server_->pid())), std::string::npos)
+      << second.err;
+  EXPECT_EQ(second.out.find("listening on"), std::string::npos) << "it must not start serving";
 }
 
 TEST_F(ServeTest, BadConfigFailsAtStartNamingTheKey) {

@@ -23,6 +23,7 @@ namespace asio = boost::asio;
 struct DevFlags {
   std::string config;
   std::string listen;
+  std::string internal_listen;
   std::string emulator_listen = "127.0.0.1:8090";
   std::string data_dir;
 };
@@ -44,6 +45,7 @@ int dev(const DevFlags& flags) {
   auto config = load_config_or_exit(
       flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config));
   if (!flags.listen.empty()) config.server.listen = flags.listen;
+  if (!flags.internal_listen.empty()) config.server.internal_listen = flags.internal_listen;
   if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
 
   // Owned by run_server() (what prepare answers), which destroys it before the io_context.
@@ -84,6 +86,8 @@ void add_dev_command(CLI::App& app) {
   cmd->add_option("--config,-c", flags->config, "TOML config file (see mando.example.toml)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--listen", flags->listen, "HOST:PORT for mando, overrides [server] listen");
+  cmd->add_option("--internal-listen", flags->internal_listen,
+                  "HOST:PORT for mando's internal listener, overrides [server] internal_listen");
   cmd->add_option("--emulator-listen", flags->emulator_listen,
                   "HOST:PORT for the emulator and its web page (default 127.0.0.1:8090)");
   cmd->add_option("--data-dir", flags->data_dir, "Directory for mando's data, overrides data_dir");

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "app/api_token.hpp"
 #include "bot/tasks.hpp"
 #include "core/log.hpp"
 
@@ -84,19 +85,20 @@ Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& con
     if (!keyed) return tl::unexpected(keyed.error());
     signer = std::move(*keyed);
   }
+  auto token = serving_api_token(config);
+  if (!token) return tl::unexpected(token.error());
   if (config.queue.api_token.empty()) {
-    log->warn(
-        "the Cloud Tasks API at /v2/ answers loopback clients only: set [queue] api_token "
-        "(MANDO_QUEUE_API_TOKEN) to reach it from other machines");
+    log->info("the queue API's bearer token is in {} (the CLI reads it from there)",
+              api_token_path(config).string());
   }
-  return std::unique_ptr<QueueService>(
-      new QueueService(config, std::move(*store), std::move(*signer), ioc, metrics));
+  return std::unique_ptr<QueueService>(new QueueService(
+      config, std::move(*store), std::move(*signer), std::move(*token), ioc, metrics));
 }
 
 QueueService::QueueService(const core::Config& config,
                            std::unique_ptr<queue::SqliteTaskStore> store,
-                           queue::RequestSigner signer, boost::asio::io_context& ioc,
-                           core::MetricsRegistry& metrics)
+                           queue::RequestSigner signer, std::string api_token,
+                           boost::asio::io_context& ioc, core::MetricsRegistry& metrics)
     : config_(config),
       store_(std::move(store)),
       store_pool_(static_cast<std::size_t>(config.queue.store_threads)),
@@ -105,7 +107,7 @@ QueueService::QueueService(const core::Config& config,
       queue_(queue::EmbeddedTaskQueue::open(
           {ioc.get_executor(), store_pool_, *store_, client_, signer_, metrics},
           embedded_options(config.queue))),
-      api_(*queue_, queue::RestApiOptions{config.queue.api_token}) {}
+      api_(*queue_, queue::RestApiOptions{std::move(api_token)}) {}
 
 Result<void> QueueService::start(const std::string& self_url, int cpu_threads) {
   std::vector<queue::Queue> declared;

@@ -5,7 +5,8 @@
 //   - the embedded queue and its dispatcher, pushing tasks with the shared outbound client and
 //     signing every dispatch with [queue] signing_key (a random key when unset);
 //   - the queues declared as [queues.ID] in the file, created or updated at start;
-//   - the Cloud Tasks v2 REST API under /v2/ ([queue] api_token, or loopback clients only).
+//   - the Cloud Tasks v2 REST API under /v2/, for the internal listener, behind a bearer token
+//     ([queue] api_token, or the one generated in {data_dir}/api_token: app/api_token.hpp).
 //
 // Order of life: open() before the router is built, install_routes() into it, start() once the
 // server listens (the server's own address is the default worker base URL). On shutdown, stop
@@ -51,7 +52,7 @@ class QueueService {
 
  private:
   QueueService(const core::Config& config, std::unique_ptr<queue::SqliteTaskStore> store,
-               queue::RequestSigner signer, boost::asio::io_context& ioc,
+               queue::RequestSigner signer, std::string api_token, boost::asio::io_context& ioc,
                core::MetricsRegistry& metrics);
 
   core::Config config_;

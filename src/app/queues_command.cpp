@@ -1,8 +1,9 @@
 // `mando queues ...` and `mando tasks ...`: the Cloud Tasks v2 REST API of a running mando (or of
 // Google's service) from the command line, close to `gcloud tasks`.
 //
-//   1. Every subcommand resolves where to talk to: --url (default http:// + [server] listen),
-//      --token ([queue] api_token), --project and --location ([queue] project/location).
+//   1. Every subcommand resolves where to talk to: --url (default http:// + [server]
+//      internal_listen), --token ([queue] api_token, else the token `mando serve` generated in
+//      {data_dir}/api_token), --project and --location ([queue] project/location).
 //   2. It builds one RemoteTaskQueue on a private io_context and runs each API call to
 //      completion on it: the CLI makes a few calls, one after the other, so nothing needs more.
 //   3. It prints the answer: --format text gives a table (lists) or `key: value` lines (one
@@ -35,6 +36,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "app/api_token.hpp"
 #include "app/cli.hpp"
 #include "app/queue_service.hpp"
 #include "core/duration.hpp"
@@ -63,6 +65,7 @@ constexpr int kUsageError = 2;
 // What every subcommand accepts. One instance per command group: only one subcommand runs.
 struct ApiFlags {
   std::string config;
+  std::string data_dir;
   std::string url;
   std::string token;
   std::string project;
@@ -76,11 +79,14 @@ struct ApiFlags {
 void add_api_flags(CLI::App* cmd, ApiFlags& flags, const std::string& url_names) {
   cmd->add_option("--config,-c", flags.config, "TOML config file the defaults come from")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", flags.data_dir,
+                  "Data directory of the mando to talk to, for its api_token file (default: the "
+                  "config's data_dir)");
   cmd->add_option(url_names, flags.url,
-                  "Base URL of the queue API (default: http:// + [server] listen)");
+                  "Base URL of the queue API (default: http:// + [server] internal_listen)");
   cmd->add_option("--token", flags.token,
                   "Bearer token of the queue API (default: [queue] api_token, i.e. "
-                  "MANDO_QUEUE_API_TOKEN)");
+                  "MANDO_QUEUE_API_TOKEN, else {data_dir}/api_token)");
   cmd->add_option("--project", flags.project, "Project id (default: [queue] project)");
   cmd->add_option("--location", flags.location, "Location id (default: [queue] location)");
   cmd->add_option("--format", flags.format, "Output: text (tables, key: value) or json")
@@ -99,18 +105,35 @@ std::string url_of_listen(std::string_view listen) {
   return fmt::format("http://{}", listen);
 }
 
+core::Config config_of(const ApiFlags& flags) {
+  auto config = load_config_or_exit(
+      flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config));
+  if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  return config;
+}
+
 // A RemoteTaskQueue on its own io_context, with the defaults of the configuration applied.
 class Api {
  public:
   explicit Api(const ApiFlags& flags)
-      : config_(load_config_or_exit(
-            flags.config.empty() ? std::nullopt : std::optional<std::string>(flags.config))),
-        options_{.base_url = flags.url.empty() ? url_of_listen(config_.server.listen) : flags.url,
-                 .bearer_token = flags.token.empty() ? config_.queue.api_token : flags.token},
+      : config_(config_of(flags)),
+        options_{.base_url = flags.url.empty()
+                                 ? url_of_listen(config_.server.effective_internal_listen())
+                                 : flags.url,
+                 .bearer_token = flags.token.empty() ? token_of(config_) : flags.token},
         project_(flags.project.empty() ? config_.queue.project : flags.project),
         location_(flags.location.empty() ? config_.queue.location : flags.location),
         http_(ioc_.get_executor()),
         queue_(http_, options_) {}
+
+  // The token to send, or none: a missing token is reported when the API refuses the call
+  // (so usage errors still come first, and an API that needs none is reached).
+  std::string token_of(const core::Config& config) {
+    auto token = client_api_token(config);
+    if (token) return *token;
+    missing_token_ = token.error().message;
+    return "";
+  }
 
   queue::TaskQueue& queue() { return queue_; }
   std::string parent() const { return QueueName{project_, location_, ""}.parent(); }
@@ -159,6 +182,7 @@ class Api {
                            options_.base_url, error.message);
       case ErrorKind::kUnauthenticated:
       case ErrorKind::kPermissionDenied:
+        if (!missing_token_.empty()) return fmt::format("{} ({})", error.message, missing_token_);
         return fmt::format("{} (set --token or MANDO_QUEUE_API_TOKEN)", error.message);
       default:
         if (resource.empty() || error.message.find(resource) != std::string::npos) {
@@ -169,6 +193,7 @@ class Api {
   }
 
   core::Config config_;
+  std::string missing_token_;  // why no token was found, when none was
   queue::RemoteOptions options_;
   std::string project_;
   std::string location_;

@@ -2,12 +2,16 @@
 //   1. hooks.prepare, then the shared parts: metrics, I/O context;
 //   2. per role: the task queue (queue_service.hpp, or a RemoteTaskQueue on [queue] url), the
 //      CPU pool, the blob store (storage_service.hpp) and the Discord REST client;
-//   3. the bot, the queue's /v2/ API and the blob store's /blobs/ install their routes next to
-//      /healthz, /readyz and /metrics;
-//   4. listen, start dispatching and the blob cleanup timer (the server's address is the default
-//      worker base URL and blob address), print "listening on http://HOST:PORT", run the I/O
-//      threads;
-//   5. on SIGTERM or SIGINT: /readyz turns 503, the server drains within
+//   3. the routes go to one of two listeners (docs/ARCHITECTURE.md, "Public and internal"):
+//      public ([server] listen, what a reverse proxy forwards): /interactions, /blobs/,
+//      /healthz, /readyz; internal ([server] internal_listen, loopback by default, refusing
+//      any request a proxy forwarded): the queue's /v2/ API (bearer token), the worker routes
+//      (signed), /metrics, /healthz, /readyz;
+//   4. listen on both, start dispatching (the internal address is the default worker base
+//      URL) and the blob cleanup timer (the public address serves the blobs), print
+//      "listening on http://HOST:PORT" (public) and then "internal listener on ..." on a line
+//      of its own, run the I/O threads;
+//   5. on SIGTERM or SIGINT: /readyz turns 503, both listeners drain within
 //      [server] shutdown_timeout, the process exits 0.
 
 #include "app/server.hpp"
@@ -22,6 +26,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "app/api_token.hpp"
 #include "app/queue_service.hpp"
 #include "app/storage_service.hpp"
 #include "bot/bot.hpp"
@@ -39,9 +44,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-// /healthz: the process runs. /readyz: it accepts work (503 while draining). /metrics.
-void add_operational_routes(net::Router& router, core::MetricsRegistry& metrics,
-                            std::shared_ptr<std::atomic<bool>> draining) {
+// /healthz: the process runs. /readyz: it accepts work (503 while draining). Both listeners
+// answer them, so a load balancer and a local probe each find them.
+void add_health_routes(net::Router& router, std::shared_ptr<std::atomic<bool>> draining) {
   router.add("GET", "/healthz", [](net::Request) -> asio::awaitable<net::Response> {
     co_return net::Response::text(200, "ok\n");
   });
@@ -49,6 +54,9 @@ void add_operational_routes(net::Router& router, core::MetricsRegistry& metrics,
     if (draining->load()) co_return net::Response::text(503, "shutting down\n");
     co_return net::Response::text(200, "ready\n");
   });
+}
+
+void add_metrics_route(net::Router& router, core::MetricsRegistry& metrics) {
   router.add("GET", "/metrics", [&metrics](net::Request) -> asio::awaitable<net::Response> {
     auto res = net::Response::text(200, metrics.render());
     res.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -60,14 +68,16 @@ void add_operational_routes(net::Router& router, core::MetricsRegistry& metrics,
 // is queued for this coroutine instead of killing the process. All three references live in
 // run_server()'s frame, which outlives the io_context's run.
 asio::awaitable<void> stop_on_signal(asio::io_context& ioc, asio::signal_set& signals,
-                                     net::HttpServer& server,
+                                     net::HttpServer& server, net::HttpServer& internal,
                                      std::shared_ptr<std::atomic<bool>> draining,
                                      std::chrono::milliseconds deadline) {
   int signal = co_await signals.async_wait(asio::use_awaitable);
   auto log = core::logger("app");
   log->info("received signal {}, draining (deadline {} ms)", signal, deadline.count());
   draining->store(true);
+  // The public side first: workers and the queue API keep answering while requests drain.
   co_await server.shutdown(deadline);
+  co_await internal.shutdown(deadline);
   log->info("stopped");
   ioc.stop();
 }
@@ -101,8 +111,8 @@ struct DiscordClient {
 
 // The task queue of a process without the dispatcher role.
 struct RemoteQueue {
-  RemoteQueue(asio::any_io_executor executor, const core::QueueConfig& config)
-      : http(executor), queue(http, {config.url, config.api_token}) {}
+  RemoteQueue(asio::any_io_executor executor, const core::QueueConfig& config, std::string token)
+      : http(executor), queue(http, {config.url, std::move(token)}) {}
   net::HttpClient http;
   queue::RemoteTaskQueue queue;
 };
@@ -195,7 +205,12 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     services.queue = &queue_service->queue();
     services.signer = &queue_service->signer();
   } else {
-    remote_queue = std::make_unique<RemoteQueue>(ioc.get_executor(), config.queue);
+    auto token = client_api_token(config);
+    if (!token) {
+      fmt::print(stderr, "mando: [queue] url: {}\n", token.error().message);
+      return 2;
+    }
+    remote_queue = std::make_unique<RemoteQueue>(ioc.get_executor(), config.queue, *token);
     services.queue = &remote_queue->queue;
   }
   if (roles.has(Role::kWorker)) {
@@ -228,11 +243,14 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     return 2;
   }
 
-  net::Router router;
   auto draining = std::make_shared<std::atomic<bool>>(false);
-  add_operational_routes(router, metrics, draining);
-  (*bot)->install_routes(router);
-  if (queue_service) queue_service->install_routes(router);
+  net::Router router;
+  net::Router internal_router(net::refuse_proxied);
+  add_health_routes(router, draining);
+  add_health_routes(internal_router, draining);
+  add_metrics_route(internal_router, metrics);
+  (*bot)->install_routes(router, internal_router);
+  if (queue_service) queue_service->install_routes(internal_router);
   if (storage) storage->install_routes(router);
 
   net::ServerOptions options{
@@ -242,15 +260,29 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
       .body_timeout = config.server.body_timeout,
       .idle_timeout = config.server.idle_timeout,
   };
+  const std::string internal_listen = config.server.effective_internal_listen();
+  if (internal_listen == config.server.listen && !internal_listen.ends_with(":0")) {
+    fmt::print(stderr,
+               "mando: [server] internal_listen must differ from [server] listen ({}): the "
+               "queue API, worker routes and metrics never share the public listener\n",
+               internal_listen);
+    return 2;
+  }
   net::HttpServer server(ioc, std::move(router), options, metrics);
+  net::HttpServer internal(ioc, std::move(internal_router), options, metrics);
   auto bound = server.listen(config.server.listen);
   if (!bound) {
     fmt::print(stderr, "mando: {}\n", bound.error().message);
     return 1;
   }
+  auto internal_bound = internal.listen(internal_listen);
+  if (!internal_bound) {
+    fmt::print(stderr, "mando: [server] internal_listen: {}\n", internal_bound.error().message);
+    return 1;
+  }
   if (queue_service) {
     const int cpu_threads = static_cast<int>(pool ? pool->size() : 0);
-    if (auto started = queue_service->start(bound->url(), cpu_threads); !started) {
+    if (auto started = queue_service->start(internal_bound->url(), cpu_threads); !started) {
       fmt::print(stderr, "mando: {}\n", started.error().message);
       return 1;
     }
@@ -259,13 +291,17 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   (*bot)->start(ioc.get_executor());
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   server.start();
-  asio::co_spawn(ioc,
-                 stop_on_signal(ioc, signals, server, draining, config.server.shutdown_timeout),
-                 asio::detached);
+  internal.start();
+  asio::co_spawn(
+      ioc, stop_on_signal(ioc, signals, server, internal, draining, config.server.shutdown_timeout),
+      asio::detached);
   if (hooks.listening) hooks.listening(bound->url());
 
-  // The one line scripts wait for; everything else goes to the log on stderr.
+  // The lines scripts wait for, the public listener first; everything else goes to the log on
+  // stderr.
   fmt::print("listening on {}\n", bound->url());
+  fmt::print("internal listener on {} (queue API /v2/, worker routes, /metrics)\n",
+             internal_bound->url());
   std::fflush(stdout);
   log->info("mando {} serving on {} (roles={} io_threads={} cpu_threads={} data_dir={})",
             MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
@@ -274,9 +310,10 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     log->info("Discord interactions endpoint: {}/interactions{}", bound->url(),
               config.discord.public_key.empty() ? " (set MANDO_DISCORD_PUBLIC_KEY to enable)" : "");
   }
-  log->info("health: {0}/healthz  readiness: {0}/readyz  metrics: {0}/metrics", bound->url());
+  log->info("health: {0}/healthz  readiness: {0}/readyz  metrics: {1}/metrics", bound->url(),
+            internal_bound->url());
   if (queue_service) {
-    log->info("Cloud Tasks v2 API: {}/v2/projects/{}/locations/{}/queues", bound->url(),
+    log->info("Cloud Tasks v2 API: {}/v2/projects/{}/locations/{}/queues", internal_bound->url(),
               config.queue.project, config.queue.location);
   }
 

@@ -7,9 +7,11 @@
 //   worker      the worker routes, with the CPU pool, the blob store (and /blobs/ for the local
 //               backend) and the Discord REST client;
 //   all         the three in one process (the default).
-// A process without the dispatcher reaches the queue through [queue] url; processes that sign
-// and verify dispatches share [queue] signing_key. /healthz, /readyz and /metrics are always
-// served.
+// A process without the dispatcher reaches the queue through [queue] url (with [queue]
+// api_token); processes that sign and verify dispatches share [queue] signing_key. Every
+// process has two listeners: the public one ([server] listen: /interactions, /blobs/) and the
+// internal one ([server] internal_listen: /v2/, worker routes, /metrics); both answer /healthz
+// and /readyz.
 
 #include <functional>
 #include <memory>
@@ -41,7 +43,7 @@ struct ServeHooks {
   // configuration (`mando dev` points Discord at its emulator). What it answers is kept alive
   // until the io_context has stopped, and destroyed before it. An error stops the start (2).
   std::function<Result<std::shared_ptr<void>>(boost::asio::io_context&, core::Config&)> prepare;
-  // Called once the server listens, with its base URL ("http://127.0.0.1:8080").
+  // Called once the server listens, with its public base URL ("http://127.0.0.1:8080").
   std::function<void(const std::string& url)> listening;
 };
 

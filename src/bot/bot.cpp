@@ -100,29 +100,30 @@ Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices
   return bot;
 }
 
-void Bot::install_routes(net::Router& router) {
+void Bot::install_routes(net::Router& public_routes, net::Router& internal_routes) {
   if (roles_.ingress) {
-    router.add("POST", "/interactions", [this](net::Request req) -> asio::awaitable<net::Response> {
-      if (!endpoint_) {
-        co_return net::Response::json_error(
-            503,
-            "the Discord public key is not configured: set MANDO_DISCORD_PUBLIC_KEY or "
-            "[discord] public_key");
-      }
-      co_return co_await endpoint_->handle(std::move(req));
-    });
+    public_routes.add(
+        "POST", "/interactions", [this](net::Request req) -> asio::awaitable<net::Response> {
+          if (!endpoint_) {
+            co_return net::Response::json_error(
+                503,
+                "the Discord public key is not configured: set MANDO_DISCORD_PUBLIC_KEY or "
+                "[discord] public_key");
+          }
+          co_return co_await endpoint_->handle(std::move(req));
+        });
   }
   if (roles_.serves(kCreateImageQueue)) {
-    router.add("POST", std::string(kGenerateImagePath),
-               queue::require_signature(*services_.signer, [this](net::Request req) {
-                 return mando_->generate_image(std::move(req));
-               }));
+    internal_routes.add("POST", std::string(kGenerateImagePath),
+                        queue::require_signature(*services_.signer, [this](net::Request req) {
+                          return mando_->generate_image(std::move(req));
+                        }));
   }
   if (reply_) {
-    router.add("POST", std::string(kReplyDiscordPath),
-               queue::require_signature(*services_.signer, [this](net::Request req) {
-                 return reply_->handle(std::move(req));
-               }));
+    internal_routes.add("POST", std::string(kReplyDiscordPath),
+                        queue::require_signature(*services_.signer, [this](net::Request req) {
+                          return reply_->handle(std::move(req));
+                        }));
   }
 }
 

@@ -67,9 +67,10 @@ class Bot {
   static Result<std::unique_ptr<Bot>> create(const core::Config& config, BotServices services,
                                              Roles roles = {});
 
-  // The routes of the roles this process runs. Without [discord] public_key, /interactions
-  // answers 503, saying what to set.
-  void install_routes(net::Router& router);
+  // The routes of the roles this process runs: /interactions on the public listener, the worker
+  // routes on the internal one. Without [discord] public_key, /interactions answers 503, saying
+  // what to set.
+  void install_routes(net::Router& public_routes, net::Router& internal_routes);
 
   // Starts the tracker's housekeeping and progress lines (progress.hpp) on `executor`.
   void start(boost::asio::any_io_executor executor);

@@ -184,6 +184,9 @@ const std::vector<Field>& fields() {
           "", "data_dir", [](auto& c) -> auto& { return c.data_dir; }, check_not_empty),
       string_field(
           "server", "listen", [](auto& c) -> auto& { return c.server.listen; }, check_host_port),
+      string_field(
+          "server", "internal_listen", [](auto& c) -> auto& { return c.server.internal_listen; },
+          [](const std::string& text) { return text.empty() ? "" : check_host_port(text); }),
       int_field(
           "server", "io_threads", [](auto& c) -> auto& { return c.server.io_threads; }, 0, 256),
       size_field(
@@ -518,6 +521,11 @@ Environment process_environment() {
     if (eq != std::string_view::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
   }
   return env;
+}
+
+std::string ServerConfig::effective_internal_listen() const {
+  if (!internal_listen.empty()) return internal_listen;
+  return listen.ends_with(":0") ? "127.0.0.1:0" : std::string(kDefaultInternalListen);
 }
 
 Result<Config> load_config(const std::optional<std::string>& path, const Environment& env) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -20,7 +21,12 @@
 namespace mando::core {
 
 struct ServerConfig {
-  std::string listen = "127.0.0.1:8080";
+  std::string listen = "127.0.0.1:8080";  // the public listener: /interactions, /blobs/
+  // The internal listener: the queue API, worker routes, /metrics. Empty: kDefaultInternalListen,
+  // or a free port on 127.0.0.1 when `listen`'s port is 0 (tests, several mandos on one host).
+  std::string internal_listen;
+  static constexpr std::string_view kDefaultInternalListen = "127.0.0.1:8081";
+  std::string effective_internal_listen() const;
   int io_threads = 0;  // 0: one per core
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::uint64_t max_header_bytes = 16 * 1024;

@@ -41,6 +41,21 @@ TEST_F(ConfigTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_TRUE(c->warnings.empty());
 }
 
+TEST_F(ConfigTest, TheInternalListenerDefaultsToLoopbackAndFollowsAnEphemeralPublicPort) {
+  auto c = load_config(std::nullopt, {});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->server.effective_internal_listen(), "127.0.0.1:8081");
+  auto ephemeral = load_config(std::nullopt, {{"MANDO_SERVER_LISTEN", "0.0.0.0:0"}});
+  ASSERT_TRUE(ephemeral);
+  EXPECT_EQ(ephemeral->server.effective_internal_listen(), "127.0.0.1:0");
+  auto set = load_config(std::nullopt, {{"MANDO_SERVER_INTERNAL_LISTEN", "10.0.0.5:9100"}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->server.effective_internal_listen(), "10.0.0.5:9100");
+  auto bad = load_config(std::nullopt, {{"MANDO_SERVER_INTERNAL_LISTEN", "9100"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("internal_listen"), std::string::npos);
+}
+
 TEST_F(ConfigTest, StorageSectionFromFileAndEnvironment) {
   auto path = write("s.toml", R"(
 [storage]

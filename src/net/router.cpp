@@ -7,8 +7,40 @@
 #include <fmt/format.h>
 
 namespace mando::net {
+namespace {
+
+// A coroutine of its own (not a capturing lambda): it owns its arguments across the co_await.
+boost::asio::awaitable<Response> run_guarded(std::shared_ptr<const Guard> guard,
+                                             std::shared_ptr<const Handler> handler,
+                                             Request request) {
+  if (auto refused = (*guard)(request)) co_return std::move(*refused);
+  co_return co_await (*handler)(std::move(request));
+}
+
+}  // namespace
+
+std::optional<Response> refuse_proxied(const Request& request) {
+  for (std::string_view name :
+       {"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP", "Via",
+        "True-Client-IP", "CF-Connecting-IP"}) {
+    if (request.headers.get(name)) {
+      return Response::json_error(
+          403, fmt::format("this is mando's internal listener, which never answers proxied "
+                           "requests (the request has {}): point the reverse proxy at "
+                           "[server] listen",
+                           name));
+    }
+  }
+  return std::nullopt;
+}
+
+Router::Router(Guard guard) : guard_(std::make_shared<const Guard>(std::move(guard))) {}
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
+  if (guard_) {
+    handler = [guard = guard_, inner = std::make_shared<const Handler>(std::move(handler))](
+                  Request request) { return run_guarded(guard, inner, std::move(request)); };
+  }
   bool prefix = pattern.ends_with("/*");
   for (const auto& r : routes_) {
     if (r.method == method && r.pattern == pattern) {

@@ -7,8 +7,14 @@
 // shorter ones. The pattern is also the `route` label of the request metrics, so a path full of
 // ids never explodes the label set. HEAD falls back to the GET handler (the server drops the
 // body).
+//
+// A router may have a guard: a check every request passes before its handler (the internal
+// listener's guard refuses requests that came through a reverse proxy). A guard answers a
+// response to send instead of calling the handler, or nullopt to go on.
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,9 +26,19 @@
 namespace mando::net {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
+using Guard = std::function<std::optional<Response>(const Request&)>;
+
+// The guard of the internal listener: 403 for any request that carries a header a reverse proxy
+// adds (Forwarded, X-Forwarded-*, X-Real-IP, Via, ...). What sits behind a proxy is public,
+// whatever address the connection comes from: loopback is not a credential.
+std::optional<Response> refuse_proxied(const Request& request);
 
 class Router {
  public:
+  Router() = default;
+  // Every handler added to this router runs only for the requests `guard` lets through.
+  explicit Router(Guard guard);
+
   // Registers `handler` for `method` (e.g. "POST") on `pattern`. Registering the same method
   // and pattern twice is a programming error and aborts.
   void add(std::string method, std::string pattern, Handler handler);
@@ -43,6 +59,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::shared_ptr<const Guard> guard_;
 };
 
 }  // namespace mando::net

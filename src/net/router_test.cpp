@@ -1,5 +1,8 @@
 #include "net/router.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 namespace mando::net {
@@ -49,6 +52,47 @@ TEST(Router, HeadFallsBackToGet) {
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.handler, nullptr);
   EXPECT_EQ(r.match("POST", "/metrics").allow, "GET, HEAD");
+}
+
+Response call(const Router& r, Request request) {
+  boost::asio::io_context ioc;
+  const auto m = r.match(request.method, request.path());
+  auto future =
+      boost::asio::co_spawn(ioc, (*m.handler)(std::move(request)), boost::asio::use_future);
+  ioc.run();
+  return future.get();
+}
+
+Request get(std::string target) {
+  Request request;
+  request.method = "GET";
+  request.target = std::move(target);
+  return request;
+}
+
+TEST(Router, AGuardRunsBeforeEveryHandler) {
+  Router r([](const Request& request) -> std::optional<Response> {
+    if (request.headers.get("X-Deny")) return Response::text(403, "no");
+    return std::nullopt;
+  });
+  r.add("GET", "/metrics", answer(200));
+  r.add("GET", "/v2/*", answer(201));
+  EXPECT_EQ(call(r, get("/metrics")).status, 200);
+  auto denied = get("/v2/projects");
+  denied.headers.set("X-Deny", "1");
+  EXPECT_EQ(call(r, std::move(denied)).status, 403);
+}
+
+TEST(RefuseProxied, EveryForwardingHeaderIsRefusedAndPlainRequestsPass) {
+  EXPECT_FALSE(refuse_proxied(get("/metrics")));
+  for (const char* name : {"Forwarded", "X-Forwarded-For", "x-forwarded-host", "X-Forwarded-Proto",
+                           "X-Real-IP", "Via"}) {
+    auto request = get("/metrics");
+    request.headers.set(name, "203.0.113.7");
+    auto refused = refuse_proxied(request);
+    ASSERT_TRUE(refused) << name;
+    EXPECT_EQ(refused->status, 403) << name;
+  }
 }
 
 TEST(RouterDeathTest, DuplicateRegistrationAborts) {

@@ -87,7 +87,8 @@ Report judge(const RetryConfig& config, const Task& task, const Attempt& attempt
     return report;
   }
   Micros delay = backoff(config, task.dispatch_count);
-  if (retry_after) delay = std::max(delay, *retry_after);
+  // The task waits at least what its worker asked for, but never beyond the queue's maxBackoff.
+  if (retry_after) delay = std::max(delay, std::min(*retry_after, config.max_backoff));
   report.kind = Report::Kind::kRetry;
   report.at = at + delay;
   return report;
@@ -314,7 +315,7 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
       attempt.http_status = response->status;
       if (!is_2xx(response->status)) attempt.error = fmt::format("HTTP {}", response->status);
       if (auto value = response->headers.get("Retry-After")) {
-        retry_after = parse_retry_after(*value, queue.retry_config.max_backoff, now());
+        retry_after = parse_retry_after(*value, kMaxRetryAfter, now());
       }
       shared.latency.labels({label}).observe(
           std::chrono::duration<double>(*attempt.response_time - *attempt.dispatch_time).count());

@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <fmt/format.h>
@@ -119,24 +118,6 @@ bool same_secret(std::string_view a, std::string_view b) {
   crypto_generichash(hb.data(), hb.size(), reinterpret_cast<const unsigned char*>(b.data()),
                      b.size(), nullptr, 0);
   return sodium_memcmp(ha.data(), hb.data(), ha.size()) == 0;
-}
-
-// `remote` is "ip:port" as the server writes it: "127.0.0.1:5000", "::1:5000", or with
-// brackets "[::1]:5000". IPv4-mapped IPv6 loopback (::ffff:127.0.0.1) counts too.
-bool is_loopback(std::string_view remote) {
-  std::string_view host = remote;
-  if (host.starts_with('[')) {
-    host = host.substr(1, host.find(']') - 1);
-  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) return false;
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
-  }
-  return address.is_loopback();
 }
 
 EnumEncoding enum_encoding(const net::Request& request) {
@@ -420,27 +401,21 @@ void RestApi::install(net::Router& router) {
 
 asio::awaitable<net::Response> RestApi::handle(net::Request request) {
   static const auto log = core::logger("queue");
-  if (!options_.api_token.empty()) {
-    constexpr std::string_view kBearer = "Bearer ";
-    auto header = request.headers.get("Authorization").value_or("");
-    bool bearer =
-        header.size() > kBearer.size() && net::iequals(header.substr(0, kBearer.size()), kBearer);
-    if (!bearer || !same_secret(header.substr(kBearer.size()), options_.api_token)) {
-      log->info("api: refused method={} path={} remote={} reason=bad_token", request.method,
-                request.path(), request.remote);
-      auto response = error_response(
-          401, "UNAUTHENTICATED",
-          "missing or wrong credentials: send \"Authorization: Bearer <[queue] api_token>\"");
-      response.headers.set("WWW-Authenticate", "Bearer");
-      co_return response;
-    }
-  } else if (!is_loopback(request.remote)) {
-    log->info("api: refused method={} path={} remote={} reason=not_loopback", request.method,
+  // No token configured answers nobody (QueueService always configures one).
+  constexpr std::string_view kBearer = "Bearer ";
+  auto header = request.headers.get("Authorization").value_or("");
+  bool bearer =
+      header.size() > kBearer.size() && net::iequals(header.substr(0, kBearer.size()), kBearer);
+  if (options_.api_token.empty() || !bearer ||
+      !same_secret(header.substr(kBearer.size()), options_.api_token)) {
+    log->info("api: refused method={} path={} remote={} reason=bad_token", request.method,
               request.path(), request.remote);
-    co_return error_response(
-        403, "PERMISSION_DENIED",
-        "the queue API answers only loopback clients when it has no token: set [queue] api_token "
-        "(or MANDO_QUEUE_API_TOKEN) and send it as \"Authorization: Bearer <token>\"");
+    auto response = error_response(
+        401, "UNAUTHENTICATED",
+        "missing or wrong credentials: send \"Authorization: Bearer <token>\" with [queue] "
+        "api_token, or the token mando generated in {data_dir}/api_token");
+    response.headers.set("WWW-Authenticate", "Bearer");
+    co_return response;
   }
 
   auto target = parse_target(request.path());

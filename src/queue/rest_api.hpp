@@ -20,9 +20,10 @@
 // {"error":{"code":409,"message":"...","status":"ALREADY_EXISTS"}}, with the HTTP status of the
 // kind. The `filter` of task lists is mando's extension: state:FAILED lists dead letters.
 //
-// Authentication: with an api_token, every request needs `Authorization: Bearer <token>` (else
-// 401 UNAUTHENTICATED). Without one, only loopback peers (127.0.0.0/8, ::1) are answered (else
-// 403 PERMISSION_DENIED): a queue API must never be open to the network by default.
+// Authentication: every request needs `Authorization: Bearer <api_token>` (else 401
+// UNAUTHENTICATED), whatever its peer: behind a reverse proxy every request comes from
+// 127.0.0.1, so loopback is not a credential. With no token configured nothing is answered.
+// (`mando serve` also installs the API on its internal listener only: see app/server.cpp.)
 //
 // Thread-safety: handle() may run on any number of threads at once if the TaskQueue allows it.
 // The RestApi must outlive the router it is installed in.
@@ -38,7 +39,7 @@
 namespace mando::queue {
 
 struct RestApiOptions {
-  // Bearer token clients must send; empty: loopback clients only. Never logged.
+  // Bearer token clients must send; empty: every request is refused. Never logged.
   std::string api_token;
 };
 

@@ -12,9 +12,10 @@
 // never holds a task back on its own: with both set a task stops when both are used up; with
 // one set, when that one is; with neither, never.
 //
-// A worker's Retry-After lengthens the delay before the next attempt, but never beyond the
-// queue's max_backoff (and never beyond kMaxRetryAfter whatever max_backoff says): it is outside
-// input, and a huge value must neither park a task for years nor overflow a conversion.
+// A worker's Retry-After is outside input: it is clamped to kMaxRetryAfter when parsed, so a
+// huge value never overflows a conversion; it then lengthens the failed task's delay up to the
+// queue's max_backoff (the dispatcher), and holds the whole queue for at most 10 minutes
+// (token_bucket.hpp).
 
 #include <optional>
 #include <string_view>

@@ -36,22 +36,30 @@ const {values: args} = parseArgs({
     project: {type: 'string', default: process.env.MANDO_PROJECT ?? 'mando'},
     location: {type: 'string', default: process.env.MANDO_LOCATION ?? 'local'},
     queue: {type: 'string', default: process.env.MANDO_QUEUE ?? 'npm-client'},
+    token: {type: 'string', default: process.env.MANDO_TOKEN},
   },
 });
-if (!args.mando || !args.worker) {
-  console.error('usage: cloud_tasks_client.mjs --mando http://127.0.0.1:PORT --worker URL');
+if (!args.mando || !args.worker || !args.token) {
+  console.error(
+      'usage: cloud_tasks_client.mjs --mando http://127.0.0.1:PORT --token TOKEN --worker URL');
   process.exit(2);
 }
 const mando = new URL(args.mando);
 
 // google-gax's REST fallback takes an auth object that has getRequestHeaders() (and no
 // getClient()) as the auth client itself, and sends every request through its fetch(url, init)
-// (fallback.js createStub, fallbackServiceStub.js). mando answers loopback clients without
-// credentials and this machine has none, so this client adds no header and hands each request to
-// Node's own fetch, which ignores the gaxios-only fields of `init` (agent, responseType).
+// (fallback.js createStub, fallbackServiceStub.js), which is where google-auth-library adds
+// the OAuth access token. mando's API wants its bearer token the same way: this fetch adds it
+// and hands the request to Node's own fetch, which ignores the gaxios-only fields of `init`
+// (agent, responseType).
+const bearer = `Bearer ${args.token}`;
 const passThroughAuth = {
-  getRequestHeaders: async () => new Headers(),
-  fetch: (url, init) => fetch(url, init),
+  getRequestHeaders: async () => new Headers({Authorization: bearer}),
+  fetch: (url, init) => {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', bearer);
+    return fetch(url, {...init, headers});
+  },
 };
 
 const client = new CloudTasksClient({

@@ -142,4 +142,21 @@ ProcessResult run(std::vector<std::string> argv, std::map<std::string, std::stri
   return p.wait(timeout);
 }
 
+std::optional<ServeUrls> wait_for_serve_urls(Process& process, std::chrono::milliseconds timeout) {
+  // "http://HOST:PORT", the first word after `prefix`.
+  auto url_after = [&](const std::string& prefix) -> std::optional<std::string> {
+    auto line = process.wait_for_line(prefix, timeout);
+    if (!line) return std::nullopt;
+    std::string url = line->substr(prefix.size());
+    url = url.substr(0, url.find(' '));
+    if (!url.starts_with("http://")) return std::nullopt;
+    return url;
+  };
+  auto url = url_after("listening on ");
+  if (!url) return std::nullopt;
+  auto internal = url_after("internal listener on ");
+  if (!internal) return std::nullopt;
+  return ServeUrls{*url, *internal};
+}
+
 }  // namespace mando::testing

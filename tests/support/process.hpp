@@ -47,6 +47,16 @@ class Process {
   std::optional<int> exit_code_;
 };
 
+// The two addresses `mando serve` and `mando dev` print at start, in this order:
+//   listening on http://HOST:PORT                      (public: /interactions, /blobs/)
+//   internal listener on http://HOST:PORT (...)        (queue API, worker routes, /metrics)
+struct ServeUrls {
+  std::string url;
+  std::string internal_url;
+};
+// Reads both lines (bounded by `timeout`); nullopt when either is missing or malformed.
+std::optional<ServeUrls> wait_for_serve_urls(Process& process, std::chrono::milliseconds timeout);
+
 // Runs a command to completion (bounded) and returns what it printed.
 ProcessResult run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
                   std::string stdin_data = {},
