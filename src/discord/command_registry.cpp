@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/utf8.hpp"
+#include "discord/snowflake.hpp"
 
 namespace mando::discord {
 namespace {
@@ -32,31 +34,11 @@ const std::shared_ptr<spdlog::logger>& module_log() {
   return logger;
 }
 
-// Discord counts characters, not bytes: count UTF-8 code points (non-continuation bytes).
-std::size_t char_count(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-// The first `max` code points of `s`.
-std::string_view char_prefix(std::string_view s, std::size_t max) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max) return s.substr(0, i);
-  }
-  return s;
-}
-
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
   });
-}
-
-bool is_snowflake(std::string_view s) {
-  return !s.empty() && s.size() <= 20 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool is_subcommand(OptionType type) {
@@ -74,7 +56,7 @@ bool is_numeric(OptionType type) {
 // A user-supplied or Discord-supplied text shown inside `code` in a reply: bounded, on one
 // line, without backticks that would end the code span.
 std::string quote(std::string_view s) {
-  std::string_view head = char_prefix(s, kMaxShownValueLength);
+  std::string_view head = core::code_point_prefix(s, kMaxShownValueLength);
   std::string out = "`";
   for (char c : head) out += (c == '`') ? '\'' : (c == '\n' || c == '\r') ? ' ' : c;
   if (head.size() < s.size()) out += "…";
@@ -124,14 +106,15 @@ tl::unexpected<Error> spec_error(std::string_view where, std::string_view what) 
 }
 
 Result<void> check_choice(const OptionSpec& option, const Choice& choice, std::string_view where) {
-  if (choice.name.empty() || char_count(choice.name) > kMaxChoiceNameLength) {
+  if (choice.name.empty() || core::code_points(choice.name) > kMaxChoiceNameLength) {
     return spec_error(where, "choice names must be 1-100 characters");
   }
   const bool ok = std::visit(
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          return option.type == OptionType::kString && char_count(v) <= kMaxChoiceStringLength;
+          return option.type == OptionType::kString &&
+                 core::code_points(v) <= kMaxChoiceStringLength;
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
           return is_numeric(option.type) && std::abs(static_cast<double>(v)) <= kMaxSafeInteger;
         } else {
@@ -195,7 +178,7 @@ Result<void> check_option_spec(const OptionSpec& option, const std::string& wher
   if (!valid_name(option.name)) {
     return spec_error(where, "names must be 1-32 characters of a-z, 0-9, '-' and '_'");
   }
-  const std::size_t description = char_count(option.description);
+  const std::size_t description = core::code_points(option.description);
   if (description < 1 || description > kMaxDescriptionLength) {
     return spec_error(where, "the description must be 1-100 characters");
   }
@@ -363,7 +346,7 @@ Result<void> check_value(const OptionSpec& spec, const InteractionOption& option
     case OptionType::kString: {
       const auto* s = std::get_if<std::string>(&option.value);
       if (s == nullptr) return wrong_type();
-      const std::size_t length = char_count(*s);
+      const std::size_t length = core::code_points(*s);
       const auto min = static_cast<std::size_t>(spec.min_length.value_or(0));
       const bool too_short = spec.min_length && length < min;
       const bool too_long = spec.max_length && length > static_cast<std::size_t>(*spec.max_length);
@@ -508,7 +491,7 @@ std::vector<Choice> sanitize_choices(std::vector<Choice> choices, const OptionSp
   for (Choice& choice : choices) {
     if (out.size() == kMaxChoices) break;
     if (choice.name.empty()) continue;
-    choice.name = std::string(char_prefix(choice.name, kMaxChoiceNameLength));
+    choice.name = std::string(core::code_point_prefix(choice.name, kMaxChoiceNameLength));
     if (!check_choice(option, choice, "")) continue;
     out.push_back(std::move(choice));
   }
@@ -630,7 +613,7 @@ Result<void> CommandRegistry::add(CommandSpec spec) {
   if (!valid_name(spec.name)) {
     return spec_error(where, "names must be 1-32 characters of a-z, 0-9, '-' and '_'");
   }
-  const std::size_t description = char_count(spec.description);
+  const std::size_t description = core::code_points(spec.description);
   if (description < 1 || description > kMaxDescriptionLength) {
     return spec_error(where, "the description must be 1-100 characters");
   }
