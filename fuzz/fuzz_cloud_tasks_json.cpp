@@ -1,5 +1,6 @@
 // Fuzzes the Cloud Tasks JSON mapping, the parser of every /v2/ request body: the input is a
-// request body (and, as text, a timestamp, a duration, an update mask and base64). Parsing must
+// request body (and, as text, a timestamp, a duration, an update mask, base64 and a worker's
+// Retry-After, which must land within its cap whatever it says). Parsing must
 // either refuse with a message naming a field, or give a value that, once named (as every stored
 // queue and task is), writes back to JSON and reads again to the same value (checked here field
 // by field).
@@ -12,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "queue/json_mapping.hpp"
+#include "queue/retry.hpp"
 
 namespace {
 
@@ -75,6 +77,11 @@ void fuzz_text(std::string_view text) {
   round_trip(text, parse_duration, format_duration, true);
   round_trip(text, decode_base64, encode_base64, false);
   round_trip(text, parse_queue_update_mask, format_update_mask, false);
+  for (Micros cap : {Micros(std::chrono::hours(1)), Micros::max()}) {
+    if (auto delay = parse_retry_after(text, cap, TimePoint{})) {
+      check(*delay >= Micros(0) && *delay <= std::min(cap, kMaxRetryAfter));
+    }
+  }
 }
 
 }  // namespace
