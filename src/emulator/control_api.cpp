@@ -221,7 +221,9 @@ asio::awaitable<net::Response> handle_control(Core core, net::Request request) {
   boost::system::error_code ec;
   json::value v = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
   if (ec || !v.is_object()) co_return net::Response::json_error(400, "body must be a JSON object");
-  co_return co_await handle_post(core, std::move(path), Body{std::move(v.as_object())});
+  // Named before the co_await: g++ 12 frees a brace-initialised temporary argument twice.
+  Body body{std::move(v.as_object())};
+  co_return co_await handle_post(core, std::move(path), std::move(body));
 }
 
 }  // namespace mando::emulator
