@@ -23,13 +23,22 @@
 //      real 429 (scope user). Stats count 429s and requests sent into a bucket the client had
 //      been told was exhausted.
 //
-// Faults (a FIFO per route: 5xx or 429 answers), token expiry and response delays are injected
-// through the in-process API or the control API under /_emulator/ (see install_routes()).
+//   6. Every interaction carries attachment_size_limit (default 10 MiB, Discord's for unboosted
+//      guilds); a webhook PATCH/POST with a larger file answers 413, code 40005.
+//
+// Faults (a FIFO per route: 5xx, 429 or AutoMod's 400 answers), token expiry and response
+// delays are injected through the in-process API or the control API under /_emulator/
+// (control_api.hpp).
+//
+// The parts, each testable alone: the message model (message_model.hpp), the rate limits and
+// faults (rate_limits.hpp), sending interactions (interaction_sender.hpp), the command-text
+// parser (command_text.hpp), the REST routes (rest_api.hpp), the control API
+// (control_api.hpp); emulator_core.hpp holds them together.
 //
 // Thread-safety: every member may be called from any thread; one mutex guards the state, and it
 // is never held across a co_await. Waits (long polls, the @original race in 1.) use a timer and
-// a concurrent channel per waiter: no thread blocks. The HttpClient must outlive the emulator,
-// and the emulator must outlive the servers whose routers hold its handlers.
+// a concurrent channel per waiter: no thread blocks. The HttpClient must outlive the emulator;
+// the state lives as long as the routers whose handlers hold it.
 
 #include <chrono>
 #include <cstdint>
@@ -45,54 +54,13 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.hpp"
+#include "emulator/emulator_types.hpp"
 #include "net/http_client.hpp"
 #include "net/router.hpp"
 
 namespace mando::emulator {
 
-struct EmulatorOptions {
-  std::string application_id = "1180000000000000001";
-  std::string api_prefix = "/api/v10";  // REST routes live under this prefix
-  // Interaction tokens expire: webhook routes then answer 401, code 50027 "Invalid Webhook Token".
-  std::chrono::seconds token_lifetime{15 * 60};
-  int webhook_limit = 5;  // per interaction token bucket: requests per window
-  std::chrono::milliseconds webhook_window{2000};
-  std::string secret_key_seed_hex;  // 32-byte Ed25519 seed, hex; empty: a random key
-  // How long the bot has to answer an interaction POST (Discord: 3 s).
-  std::chrono::milliseconds response_timeout{3000};
-};
-
-// An APPLICATION_COMMAND (type 2, CHAT_INPUT) to send.
-struct CommandInvocation {
-  std::string name;
-  // Options as Discord sends them: [{"name": "seed", "type": 4, "value": 1}, ...].
-  boost::json::array options;
-  std::string user_id;   // empty: the default user ("tester", 1180000000000000060)
-  std::string guild_id;  // empty: the default guild (1180000000000000020); ignored when dm
-  bool dm = false;       // a DM with the bot instead of a guild channel
-};
-
-// What became of one interaction POST.
-struct SentInteraction {
-  std::string interaction_id;
-  std::string token;
-  int response_status = 0;      // the bot's HTTP status to the interaction POST
-  boost::json::value response;  // the bot's JSON answer; null when there was none or not JSON
-  std::optional<std::string> message_id;  // the @original message, when there is one
-  bool failed = false;                    // Discord would show "This interaction failed"
-  std::string failure;                    // why, when failed
-};
-
-// An injected REST fault. `method` and `route` select the FIFO: route is one of "@original",
-// "message" (follow-up message by id), "followup" (POST of a follow-up), "callback",
-// "commands".
-struct Fault {
-  std::string method = "PATCH";
-  std::string route = "@original";
-  int count = 1;             // how many consecutive requests it answers
-  int status = 500;          // 5xx, or 429
-  double retry_after = 1.0;  // seconds, for 429 (scope user; the bucket is then blocked)
-};
+class EmulatorCore;
 
 class DiscordEmulator {
  public:
@@ -113,8 +81,8 @@ class DiscordEmulator {
   void set_public_url(std::string url);
 
   // Registers, on `router`:
-  //   {api_prefix}/*   the REST API (every method; Discord-shaped errors and rate limits)
-  //   /_emulator/*     the control API (JSON, no auth: bind it to loopback)
+  //   {api_prefix}/*   the REST API (rest_api.hpp: Discord-shaped errors and rate limits)
+  //   /_emulator/*     the control API (control_api.hpp: JSON, no auth: bind it to loopback)
   //   / and /index.html  the web page
   void install_routes(net::Router& router);
 
@@ -146,21 +114,29 @@ class DiscordEmulator {
   // True as soon as at least `count` messages exist that are not loading; false at `timeout`.
   boost::asio::awaitable<bool> wait_completed(std::size_t count, std::chrono::milliseconds timeout);
 
+  // The next interactions carry `bytes` as attachment_size_limit, and larger files are refused.
+  void set_attachment_size_limit(std::int64_t bytes);
+
   void add_fault(Fault fault);
   // Delays the next `count` REST responses by `delay`.
   void delay_responses(int count, std::chrono::milliseconds delay);
   // Expires the token of an interaction now; false when the interaction is unknown.
   bool expire(std::string_view interaction_id);
 
-  // Counters, see GET /_emulator/stats in discord_emulator.cpp.
+  // Counters: {"interactions": {"sent", "failed", "by_response_type"}, "rest": {"requests",
+  // "by_route", "by_status"}, "rate_limits": {"responses_429", "consecutive_429",
+  // "ignored_exhausted", "faults_injected"}, "bad_user_agent", "messages": {"completed",
+  // "loading"}}.
   boost::json::object stats() const;
   // The registered global commands, as PUT .../commands answered them.
   boost::json::array commands() const;
 
+  // Ends every wait (long polls answer now) and makes later ones answer at once: call before
+  // shutting down the server, so that its requests in flight can finish.
+  void stop();
+
  private:
-  class Impl;
-  explicit DiscordEmulator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<EmulatorCore> core_;
 };
 
 }  // namespace mando::emulator

@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -522,23 +523,113 @@ TEST_F(EmulatorTest, ControlApiParsesTextWithRegisteredTypesAndClicks) {
   EXPECT_NE(html->body.find("<html"), std::string::npos);
 }
 
-TEST(CommandTextTest, InfersTypesWithoutRegistration) {
-  asio::io_context ioc;
-  net::HttpClient client(ioc.get_executor());
-  DiscordEmulator emulator(ioc.get_executor(), client);
-  auto parsed = emulator.parse_command_text(
-      R"(/mando symmetry:12 palette:"deep \"sea\"" ratio:0.5 mirror:true name:x)");
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  EXPECT_EQ(parsed->name, "mando");
-  ASSERT_EQ(parsed->options.size(), 5u);
-  EXPECT_EQ(parsed->options[0].at("type").as_int64(), 4);
-  EXPECT_EQ(parsed->options[1].at("value").as_string(), "deep \"sea\"");
-  EXPECT_EQ(parsed->options[2].at("type").as_int64(), 10);
-  EXPECT_EQ(parsed->options[3].at("value").as_bool(), true);
-  EXPECT_EQ(parsed->options[4].at("type").as_int64(), 3);
-  EXPECT_FALSE(emulator.parse_command_text("/mando seed"));
-  EXPECT_FALSE(emulator.parse_command_text("/mando a:\"open"));
-  EXPECT_FALSE(emulator.parse_command_text("   "));
+TEST_F(EmulatorTest, AttachmentSizeLimitIsSentAndEnforced) {
+  SentInteraction sent = send();
+  EXPECT_EQ(bot_->seen().back().body.at("attachment_size_limit").as_int64(), 10485760);
+  // Lowered through the control API: the next interaction says so, and a bigger file is 413.
+  EXPECT_EQ(call("POST", "/_emulator/settings", R"({"attachment_size_limit":64})").status, 200);
+  EXPECT_EQ(call("POST", "/_emulator/settings", R"({"attachment_size_limit":"big"})").status, 400);
+  sent = send();
+  EXPECT_EQ(bot_->seen().back().body.at("attachment_size_limit").as_int64(), 64);
+  EXPECT_EQ(json::parse(call("GET", "/_emulator/info").body).at("attachment_size_limit"), 64);
+  discord::InMemoryRateLimiter limiter;
+  auto client = rest(limiter);
+  std::vector<discord::Attachment> files{{"mandala.png", kPng, "image/png"}};  // 124 bytes
+  auto edited = run_awaitable(
+      ioc_, client.edit_original_response(emulator_->application_id(), sent.token, {}, files));
+  ASSERT_FALSE(edited);
+  EXPECT_EQ(emulator_->stats().at("rest").at("by_status").at("413").as_int64(), 1);
+  EXPECT_EQ(emulator_->message(*sent.message_id)->at("flags").as_int64(), 128);  // unchanged
+  emulator_->set_attachment_size_limit(kPng.size());
+  edited = run_awaitable(
+      ioc_, client.edit_original_response(emulator_->application_id(), sent.token, {}, files));
+  ASSERT_TRUE(edited) << edited.error().message;
+}
+
+TEST_F(EmulatorTest, AutomodFaultBlocksTheNextEdits) {
+  const SentInteraction sent = send();
+  EXPECT_EQ(call("POST", "/_emulator/faults", R"({"kind":"automod","count":2})").status, 200);
+  EXPECT_EQ(call("POST", "/_emulator/faults", R"({"kind":"nope"})").status, 400);
+  for (int i = 0; i < 2; ++i) {
+    const auto blocked = call("PATCH", original_path(sent), R"({"content":"bad words"})");
+    EXPECT_EQ(blocked.status, 400);
+    const auto body = json::parse(blocked.body).as_object();
+    EXPECT_EQ(body.at("code").as_int64(), 200000);
+    EXPECT_EQ(body.at("message").as_string(), "Message was blocked by automatic moderation");
+  }
+  EXPECT_EQ(call("PATCH", original_path(sent), R"({"content":"fine"})").status, 200);
+  EXPECT_EQ(stat("rate_limits", "faults_injected"), 2);
+}
+
+TEST_F(EmulatorTest, EventsLongPollAnswersEveryChangeSinceACursor) {
+  const SentInteraction first = send();
+  const SentInteraction second = send();
+  auto events = [&](std::uint64_t after, int timeout_ms) {
+    return json::parse(call("GET", "/_emulator/events?after=" + std::to_string(after) +
+                                       "&timeout_ms=" + std::to_string(timeout_ms))
+                           .body)
+        .as_object();
+  };
+  const auto all = events(0, 0);
+  ASSERT_EQ(all.at("messages").as_array().size(), 2u);
+  EXPECT_EQ(all.at("messages").at(0).at("id").as_string(), *first.message_id);
+  EXPECT_FALSE(all.at("more").as_bool());
+  const auto cursor = all.at("cursor").to_number<std::uint64_t>();
+  EXPECT_TRUE(events(cursor, 0).at("messages").as_array().empty());
+
+  // A poll waiting at the cursor answers with the edit, and only with it.
+  std::optional<json::object> polled;
+  auto poll = [&]() -> asio::awaitable<void> {
+    net::ClientRequest request;
+    request.url =
+        discord_->url() + "/_emulator/events?after=" + std::to_string(cursor) + "&timeout_ms=20000";
+    auto response = co_await http_->send(std::move(request));
+    if (response) polled = json::parse(response->body).as_object();
+  };
+  discord::InMemoryRateLimiter limiter;
+  auto client = rest(limiter);
+  auto edit = [&]() -> asio::awaitable<void> {
+    json::object payload{{"content", "painted"}};
+    auto edited =
+        co_await client.edit_original_response(emulator_->application_id(), second.token, payload);
+    EXPECT_TRUE(edited);
+  };
+  asio::co_spawn(ioc_, poll(), asio::detached);
+  asio::co_spawn(ioc_, edit(), asio::detached);
+  ioc_.restart();
+  ioc_.run();
+  ASSERT_TRUE(polled);
+  ASSERT_EQ(polled->at("messages").as_array().size(), 1u);
+  EXPECT_EQ(polled->at("messages").at(0).at("content").as_string(), "painted");
+  EXPECT_GT(polled->at("cursor").to_number<std::uint64_t>(), cursor);
+  // A cursor from another emulator run starts over.
+  EXPECT_TRUE(events(cursor + 1000, 0).at("reset").as_bool());
+}
+
+TEST_F(EmulatorTest, StopEndsLongPolls) {
+  const SentInteraction sent = send();
+  std::optional<int> status;
+  auto poll = [&]() -> asio::awaitable<void> {
+    net::ClientRequest request;
+    request.url = discord_->url() + "/_emulator/messages/" + *sent.message_id +
+                  "?after_version=1&timeout_ms=30000";
+    request.timeout = 10s;
+    auto response = co_await http_->send(std::move(request));
+    if (response) status = response->status;
+  };
+  // Whether stop() comes before or after the poll starts waiting, the poll answers at once: a
+  // stopped emulator ends waits and starts none. Without that, the client's 10 s bound fails it.
+  auto stop = [&]() -> asio::awaitable<void> {
+    co_await asio::this_coro::executor;
+    emulator_->stop();
+  };
+  asio::co_spawn(ioc_, poll(), asio::detached);
+  asio::co_spawn(ioc_, stop(), asio::detached);
+  ioc_.restart();
+  ioc_.run();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 200);  // the message as it is
+  EXPECT_EQ(call("GET", "/_emulator/events?after=99&timeout_ms=30000").status, 200);
 }
 
 }  // namespace
