@@ -28,6 +28,7 @@
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/process_limits.hpp"
 #include "discord/rate_limiter.hpp"
 #include "discord/rest_client.hpp"
 #include "net/http_client.hpp"
@@ -159,7 +160,11 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     return 1;
   }
 
+  // Once per process, before anything opens files: the descriptors max_connections comes from.
+  const auto fd_limit = core::raise_fd_limit();
+  if (!fd_limit) log->warn("cannot raise the file descriptor limit: {}", fd_limit.error().message);
   core::MetricsRegistry metrics;
+  core::add_process_fd_metrics(metrics);
   metrics.callback_gauge("process_resident_memory_bytes", "Resident memory size in bytes",
                          [] { return static_cast<double>(core::process_rss_bytes()); });
   int io_threads = config.server.io_threads > 0
@@ -236,6 +241,9 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   if (storage) storage->install_routes(router);
 
   net::ServerOptions options{
+      .max_connections = config.server.max_connections > 0
+                             ? static_cast<std::size_t>(config.server.max_connections)
+                             : core::default_max_connections(fd_limit ? fd_limit->soft : 1024),
       .max_body_bytes = config.server.max_body_bytes,
       .max_header_bytes = config.server.max_header_bytes,
       .header_timeout = config.server.header_timeout,
@@ -267,9 +275,11 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   // The one line scripts wait for; everything else goes to the log on stderr.
   fmt::print("listening on {}\n", bound->url());
   std::fflush(stdout);
-  log->info("mando {} serving on {} (roles={} io_threads={} cpu_threads={} data_dir={})",
-            MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
-            config.data_dir);
+  log->info(
+      "mando {} serving on {} (roles={} io_threads={} cpu_threads={} max_connections={} "
+      "data_dir={})",
+      MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
+      options.max_connections, config.data_dir);
   if (roles.has(Role::kIngress)) {
     log->info("Discord interactions endpoint: {}/interactions{}", bound->url(),
               config.discord.public_key.empty() ? " (set MANDO_DISCORD_PUBLIC_KEY to enable)" : "");

@@ -186,6 +186,9 @@ const std::vector<Field>& fields() {
           "server", "listen", [](auto& c) -> auto& { return c.server.listen; }, check_host_port),
       int_field(
           "server", "io_threads", [](auto& c) -> auto& { return c.server.io_threads; }, 0, 256),
+      int_field(
+          "server", "max_connections", [](auto& c) -> auto& { return c.server.max_connections; }, 0,
+          1 << 24),
       size_field(
           "server", "max_body_bytes", [](auto& c) -> auto& { return c.server.max_body_bytes; },
           1024, 1ull << 30),

@@ -21,7 +21,8 @@ namespace mando::core {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
-  int io_threads = 0;  // 0: one per core
+  int io_threads = 0;       // 0: one per core
+  int max_connections = 0;  // 0: derived from the fd limit (core::default_max_connections)
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::uint64_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
