@@ -43,3 +43,7 @@ start_mando() {
 mib() { awk -v k="$1" '$1 == k":" { printf "%d", $2 / 1024 }' /proc/$pid/status; }
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# User and system CPU time of mando so far, in clock ticks (getconf CLK_TCK): "UTIME STIME".
+# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+cpu_ticks() { sed 's/.*) //' /proc/$pid/stat | awk '{ print $12, $13 }'; }

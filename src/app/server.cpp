@@ -33,6 +33,7 @@
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/process_limits.hpp"
 #include "discord/rate_limiter.hpp"
 #include "discord/rest_client.hpp"
 #include "net/http_client.hpp"
@@ -169,7 +170,11 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     return 1;
   }
 
+  // Once per process, before anything opens files: the descriptors max_connections comes from.
+  const auto fd_limit = core::raise_fd_limit();
+  if (!fd_limit) log->warn("cannot raise the file descriptor limit: {}", fd_limit.error().message);
   core::MetricsRegistry metrics;
+  core::add_process_fd_metrics(metrics);
   metrics.callback_gauge("process_resident_memory_bytes", "Resident memory size in bytes",
                          [] { return static_cast<double>(core::process_rss_bytes()); });
   int io_threads = config.server.io_threads > 0
@@ -253,7 +258,14 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   if (queue_service) queue_service->install_routes(internal_router);
   if (storage) storage->install_routes(router);
 
+  // One connection budget for both listeners: three quarters for the public one, which takes
+  // the internet's clients, the rest for the internal one (dispatches, API calls, scrapes).
+  const std::size_t connections =
+      config.server.max_connections > 0
+          ? static_cast<std::size_t>(config.server.max_connections)
+          : core::default_max_connections(fd_limit ? fd_limit->soft : 1024);
   net::ServerOptions options{
+      .max_connections = std::max<std::size_t>(1, connections - connections / 4),
       .max_body_bytes = config.server.max_body_bytes,
       .max_header_bytes = config.server.max_header_bytes,
       .header_timeout = config.server.header_timeout,
@@ -269,7 +281,9 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     return 2;
   }
   net::HttpServer server(ioc, std::move(router), options, metrics);
-  net::HttpServer internal(ioc, std::move(internal_router), options, metrics);
+  net::ServerOptions internal_options = options;
+  internal_options.max_connections = std::max<std::size_t>(1, connections / 4);
+  net::HttpServer internal(ioc, std::move(internal_router), internal_options, metrics);
   auto bound = server.listen(config.server.listen);
   if (!bound) {
     fmt::print(stderr, "mando: {}\n", bound.error().message);
@@ -303,9 +317,11 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   fmt::print("internal listener on {} (queue API /v2/, worker routes, /metrics)\n",
              internal_bound->url());
   std::fflush(stdout);
-  log->info("mando {} serving on {} (roles={} io_threads={} cpu_threads={} data_dir={})",
-            MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
-            config.data_dir);
+  log->info(
+      "mando {} serving on {} (roles={} io_threads={} cpu_threads={} max_connections={} "
+      "data_dir={})",
+      MANDO_VERSION, bound->url(), role_names(roles), io_threads, pool ? pool->size() : 0,
+      connections, config.data_dir);
   if (roles.has(Role::kIngress)) {
     log->info("Discord interactions endpoint: {}/interactions{}", bound->url(),
               config.discord.public_key.empty() ? " (set MANDO_DISCORD_PUBLIC_KEY to enable)" : "");

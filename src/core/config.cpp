@@ -189,6 +189,9 @@ const std::vector<Field>& fields() {
           [](const std::string& text) { return text.empty() ? "" : check_host_port(text); }),
       int_field(
           "server", "io_threads", [](auto& c) -> auto& { return c.server.io_threads; }, 0, 256),
+      int_field(
+          "server", "max_connections", [](auto& c) -> auto& { return c.server.max_connections; }, 0,
+          1 << 24),
       size_field(
           "server", "max_body_bytes", [](auto& c) -> auto& { return c.server.max_body_bytes; },
           1024, 1ull << 30),

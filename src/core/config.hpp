@@ -27,7 +27,8 @@ struct ServerConfig {
   std::string internal_listen;
   static constexpr std::string_view kDefaultInternalListen = "127.0.0.1:8081";
   std::string effective_internal_listen() const;
-  int io_threads = 0;  // 0: one per core
+  int io_threads = 0;       // 0: one per core
+  int max_connections = 0;  // 0: derived from the fd limit (core::default_max_connections)
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::uint64_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};

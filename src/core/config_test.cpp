@@ -36,6 +36,7 @@ TEST_F(ConfigTest, DefaultsWithoutFileOrEnvironment) {
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->server.listen, "127.0.0.1:8080");
   EXPECT_EQ(c->server.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(c->server.max_connections, 0);  // derived from the fd limit at start
   EXPECT_EQ(c->discord.api_base_url, "https://discord.com/api/v10");
   EXPECT_EQ(c->data_dir, "./data");
   EXPECT_TRUE(c->warnings.empty());
@@ -95,6 +96,7 @@ listen = "0.0.0.0:9000"
 max_body_bytes = "2MiB"
 header_timeout = "5s"
 io_threads = 4
+max_connections = 200
 [discord]
 application_id = "1180000000000000001"
 )");
@@ -106,6 +108,7 @@ application_id = "1180000000000000001"
   EXPECT_EQ(c->server.max_body_bytes, 2u * 1024 * 1024);
   EXPECT_EQ(c->server.header_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c->server.io_threads, 4);
+  EXPECT_EQ(c->server.max_connections, 200);
   EXPECT_EQ(c->discord.application_id, "1180000000000000001");
   EXPECT_EQ(c->discord.public_key, kKey);
   EXPECT_EQ(c->data_dir, "/tmp/x");

@@ -1,8 +1,11 @@
 #include "net/http_server.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "net/connection_table.hpp"
 
 namespace mando::net {
 namespace {
@@ -33,12 +37,13 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
-// One accepted connection. The session coroutine and shutdown() share it; both touch it only on
-// the connection's strand.
-struct Connection {
+// One accepted connection. The session coroutine, eviction and shutdown() share it; all touch
+// it only on the connection's strand.
+struct Connection : ConnectionTable::Entry {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;  // between a complete header and the end of the response write
+  bool busy = false;          // between a complete header and the end of the response write
+  bool waiting_idle = false;  // waiting for the first byte of a request: may be evicted
 };
 
 std::string_view method_label(std::string_view m) {
@@ -84,7 +89,9 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         control_(asio::make_strand(ioc)),
         acceptor_(control_),
         drain_timer_(control_),
+        slot_timer_(control_),
         log_(core::logger("http")),
+        table_(options.max_connections),
         requests_(metrics.counter("mando_http_requests_total",
                                   "HTTP requests answered, by route, method and status",
                                   {"route", "method", "status"})),
@@ -94,7 +101,17 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
                               core::latency_buckets(), {"route"})),
         in_flight_(metrics.gauge("mando_http_requests_in_flight", "HTTP requests being handled")
                        .labels({})),
-        open_(metrics.gauge("mando_http_connections_open", "Open HTTP connections").labels({})) {}
+        open_(metrics.gauge("mando_http_connections_open", "Open HTTP connections").labels({})),
+        evicted_(metrics
+                     .counter("mando_http_connections_evicted_total",
+                              "Idle keep-alive connections closed to make room for a new client "
+                              "at [server] max_connections")
+                     .labels({})),
+        accept_paused_(metrics
+                           .counter("mando_http_accept_paused_total",
+                                    "Times accepting stopped at [server] max_connections because "
+                                    "no connection was idle")
+                           .labels({})) {}
 
   Result<BoundAddress> listen(std::string_view host_port) {
     auto endpoint = resolve_listen(host_port);
@@ -126,6 +143,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  private:
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
     while (!self->stopping_) {
+      if (self->table_.full() && !co_await self->make_room()) break;
       auto [ec, socket] =
           co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), kTok);
       if (ec) {
@@ -143,6 +161,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         std::lock_guard lock(self->mutex_);
         self->connections_.emplace(conn.get(), conn);
       }
+      self->table_.add(*conn);
       self->open_.add(1);
       auto ex = conn->stream.get_executor();
       asio::co_spawn(ex, session(self, std::move(conn)), asio::detached);
@@ -155,16 +174,16 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     beast::flat_buffer buffer;
     const auto& opt = self->options_;
     for (bool first = true; !self->stopping_; first = false) {
-      if (!first && buffer.size() == 0) {
-        conn->stream.expires_after(opt.idle_timeout);
-        auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(4096), kTok);
-        if (ec) break;
-        buffer.commit(n);
+      // A new client has header_timeout from its connect to a whole header; a kept-alive one
+      // idle_timeout to start its next request, then header_timeout to finish the header.
+      if (buffer.size() == 0) {
+        conn->stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+        if (!co_await self->wait_for_request(*conn, buffer)) break;
       }
+      if (!first) conn->stream.expires_after(opt.header_timeout);
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       parser.body_limit(opt.max_body_bytes);
-      conn->stream.expires_after(opt.header_timeout);
       if (auto [ec, n] = co_await http::async_read_header(conn->stream, buffer, parser, kTok); ec) {
         co_await self->reject(*conn, ec);
         break;
@@ -178,6 +197,94 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     conn->stream.close();
     self->forget(conn.get());
+  }
+
+  // Waits for the first bytes of the next request. Meanwhile the connection is idle: at
+  // max_connections the server may close it to make room (evict()), oldest idle first.
+  asio::awaitable<bool> wait_for_request(Connection& conn, beast::flat_buffer& buffer) {
+    conn.waiting_idle = true;
+    table_.set_idle(conn);
+    if (paused_) notify_slot();  // the accept loop waits for a connection it may evict
+    auto [ec, n] = co_await conn.stream.async_read_some(buffer.prepare(4096), kTok);
+    conn.waiting_idle = false;
+    table_.set_busy(conn);
+    if (ec) co_return false;
+    buffer.commit(n);
+    co_return true;
+  }
+
+  // Runs on control_ when the table is full. Waits for a client to knock, then makes room for
+  // it by closing the oldest idle connection; with none idle, accepting stops (clients wait in
+  // the listen backlog) until a connection closes or goes idle. False when the server stops.
+  asio::awaitable<bool> make_room() {
+    if (auto [ec] = co_await acceptor_.async_wait(tcp::acceptor::wait_read, kTok); ec) {
+      co_return false;
+    }
+    bool evicting = false;  // one eviction at a time: a wake-up while it runs is not a slot
+    bool counted = false;
+    for (;;) {
+      waiting_for_slot_ = true;  // before the check: a slot freed after it signals slot_timer_
+      if (stopping_ || !table_.full()) break;
+      if (std::exchange(evict_missed_, false)) evicting = false;
+      if (!evicting) {
+        if (auto oldest = table_.pop_oldest_idle(); oldest.entry != nullptr) {
+          paused_ = false;
+          evicting = true;
+          evict(oldest);
+        } else {
+          paused_ = true;
+          if (!counted) note_pause();
+          counted = true;
+        }
+      }
+      if (!slot_signal_) {
+        slot_timer_.expires_at(Clock::time_point::max());
+        co_await slot_timer_.async_wait(kTok);
+      }
+      slot_signal_ = false;
+    }
+    waiting_for_slot_ = false;
+    paused_ = false;
+    co_return !stopping_;
+  }
+
+  void note_pause() {
+    accept_paused_.inc();
+    if (Clock::now() - last_pause_log_ < std::chrono::seconds(10)) return;  // under a flood
+    last_pause_log_ = Clock::now();
+    log_->warn("at max_connections={} with no idle connection: not accepting until one closes",
+               options_.max_connections);
+  }
+
+  // Closes `oldest` on its strand if it is still idle in the same epoch; if a request arrived
+  // meanwhile, make_room() is told to pick the next one.
+  void evict(ConnectionTable::Oldest oldest) {
+    std::shared_ptr<Connection> conn;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = connections_.find(oldest.entry); it != connections_.end()) {
+        conn = it->second.lock();
+      }
+    }
+    if (!conn) return;  // already closing: its forget() wakes make_room()
+    auto ex = conn->stream.get_executor();
+    asio::post(ex, [self = shared_from_this(), conn = std::move(conn), epoch = oldest.epoch] {
+      if (conn->waiting_idle && conn->idle_epoch == epoch) {
+        self->evicted_.inc();
+        conn->stream.cancel();  // the session ends and forget() frees the slot
+      } else {
+        self->notify_slot(/*evict_missed=*/true);
+      }
+    });
+  }
+
+  // Wakes make_room() (from any thread).
+  void notify_slot(bool evict_missed = false) {
+    asio::post(control_, [self = shared_from_this(), evict_missed] {
+      self->evict_missed_ = self->evict_missed_ || evict_missed;
+      self->slot_signal_ = true;
+      self->slot_timer_.cancel();
+    });
   }
 
   // Reads the body, runs the handler and writes the response. Returns whether the connection
@@ -259,16 +366,32 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     log_->debug("rejecting request status={} reason=\"{}\"", status, ec.message());
     record("rejected", "OTHER", status, Clock::now());
     co_await write(conn, Response::json_error(status, why), false, false);
-    // Lingering close: read and drop what the client is still sending, so that it reads our
-    // answer instead of a connection reset.
+    co_await linger(conn);
+  }
+
+  // Lingering close, the way nginx's lingering_close works: a client refused early (413 from
+  // the Content-Length alone) is usually still sending its body. Closing with unread bytes makes
+  // the kernel answer them with RST, which can destroy our response in the client's receive
+  // buffer before it is read. So shut down our write side (the client sees the response, then
+  // EOF), and read and drop what still arrives until the client closes, stays silent for
+  // linger_timeout, linger_time has passed, or linger_max_bytes were dropped.
+  asio::awaitable<void> linger(Connection& conn) {
+    conn.busy = false;  // nothing left to answer: shutdown() may cut it short
     boost::system::error_code ignored;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    conn.stream.expires_after(std::chrono::seconds(1));
-    std::array<char, 16 * 1024> sink;
-    for (int i = 0; i < 64; ++i) {
-      auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kTok);
-      if (rec) break;
+    const auto deadline = Clock::now() + options_.linger_time;
+    std::size_t dropped = 0;
+    std::array<char, 64 * 1024> sink;
+    while (dropped < options_.linger_max_bytes) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      conn.stream.expires_after(std::min(left, options_.linger_timeout));
+      auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kTok);
+      if (ec) break;
+      dropped += n;
     }
+    log_->debug("lingering close done dropped_bytes={}", dropped);
   }
 
   // Decrements the in-flight gauge once, on release() or at the end of the scope.
@@ -320,7 +443,9 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
       connections_.erase(conn);
       drained = stopping_ && connections_.empty();
     }
+    table_.remove(*conn);
     open_.add(-1);
+    if (waiting_for_slot_) notify_slot();
     if (drained) {
       asio::post(control_, [self = shared_from_this()] { self->drain_timer_.cancel(); });
     }
@@ -336,6 +461,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     }
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
+    self->notify_slot();  // make_room() may be waiting for a slot
     self->for_each_connection([](Connection& c) {
       if (!c.busy) c.stream.cancel();
     });
@@ -375,16 +501,27 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   asio::strand<asio::io_context::executor_type> control_;  // acceptor and shutdown
   tcp::acceptor acceptor_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer slot_timer_;  // make_room() waits on it; notify_slot() cancels it
   std::shared_ptr<spdlog::logger> log_;
 
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<ConnectionTable::Entry*, std::weak_ptr<Connection>> connections_;
+  ConnectionTable table_;
+  // make_room() state: the atomics are read by sessions on other threads; the rest lives on
+  // control_.
+  std::atomic<bool> waiting_for_slot_{false};
+  std::atomic<bool> paused_{false};
+  bool slot_signal_ = false;
+  bool evict_missed_ = false;
+  Clock::time_point last_pause_log_{};
 
   core::Family<core::Counter>& requests_;
   core::Family<core::Histogram>& latency_;
   core::Gauge& in_flight_;
   core::Gauge& open_;
+  core::Counter& evicted_;
+  core::Counter& accept_paused_;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, Router router, ServerOptions options,

@@ -8,7 +8,15 @@
 //   3. read the body within body_timeout, refusing more than max_body_bytes with 413 (from the
 //      Content-Length alone when it is declared), answering "Expect: 100-continue";
 //   4. route, run the handler, write the response; loop while keep-alive holds.
-// Malformed requests get 400 and the connection is closed. Beast stays inside http_server.cpp.
+// Malformed requests get 400 and the connection is closed. A request refused before its end is
+// answered, then the connection lingers (reads and drops what the client still sends, bounded)
+// so that the client reads the answer instead of a connection reset. Beast stays inside
+// http_server.cpp.
+//
+// Connections: at most max_connections per server. When a client knocks at the limit, the oldest
+// idle connection (one waiting for the first byte of a request) is closed to make room; when
+// none is idle the server stops accepting, leaving clients in the listen backlog, until one
+// closes or goes idle (mando_http_connections_evicted_total, mando_http_accept_paused_total).
 //
 // Shutdown (shutdown()): stop accepting, close idle connections, let requests in flight finish
 // and answer with "Connection: close", and force-close whatever is left at the deadline.
@@ -30,11 +38,22 @@
 namespace mando::net {
 
 struct ServerOptions {
+  // Open connections this server holds at most (the app derives it from the fd limit: see
+  // core/process_limits.hpp). At the limit, a new client makes the server close the oldest idle
+  // keep-alive connection; with none idle it stops accepting until one closes or goes idle.
+  std::size_t max_connections = 10000;
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Lingering close after a request refused before its end (413, 431, 400, 408): read and drop
+  // what the client still sends for at most linger_time in all, linger_timeout between reads and
+  // linger_max_bytes, so that it reads the answer instead of a reset (nginx's lingering_time,
+  // lingering_timeout; 30 s and 5 s there too).
+  std::chrono::milliseconds linger_time{std::chrono::seconds(30)};
+  std::chrono::milliseconds linger_timeout{std::chrono::seconds(5)};
+  std::size_t linger_max_bytes = 64 * 1024 * 1024;
 };
 
 struct BoundAddress {

@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -19,9 +21,21 @@ namespace mando::net {
 namespace {
 
 namespace asio = boost::asio;
+using mando::testing::PlainSocket;
 using mando::testing::raw_request;
 using mando::testing::RawConnection;
 using namespace std::chrono_literals;
+
+// Polls `condition` until it holds or 10 s pass: the server changes state on its own thread.
+template <typename Condition>
+bool eventually(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
 
 // A server on 127.0.0.1:0 running on its own thread, with a few routes tests use.
 class HttpServerTest : public ::testing::Test {
@@ -46,6 +60,11 @@ class HttpServerTest : public ::testing::Test {
       co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: go on
       co_return Response::text(200, "finished");
     });
+    // Like /slow, for tests holding several requests (they poll in_flight()).
+    router.add("GET", "/hold", [this](Request) -> asio::awaitable<Response> {
+      co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return Response::text(200, "released");
+    });
     server_ = std::make_unique<HttpServer>(ioc_, std::move(router), options, metrics_);
     auto bound = server_->listen("127.0.0.1:0");
     ASSERT_TRUE(bound) << bound.error().message;
@@ -67,6 +86,11 @@ class HttpServerTest : public ::testing::Test {
     begin_shutdown(100ms).get();
     ioc_.stop();
     runner_.join();
+  }
+
+  // Whether the rendered metrics contain `line` (a whole "name{labels} value" line).
+  bool has_metric(std::string_view line) const {
+    return ("\n" + metrics_.render()).find(fmt::format("\n{}\n", line)) != std::string::npos;
   }
 
   core::MetricsRegistry metrics_;  // outlives the io_context, which may hold sessions
@@ -161,6 +185,60 @@ TEST_F(HttpServerTest, DeclaredBodyOverLimitGets413WithoutReadingIt) {
   EXPECT_EQ(r->status, 413);
   EXPECT_FALSE(r->keep_alive);
   EXPECT_TRUE(c.wait_closed());
+}
+
+// A client that keeps writing a body larger than the limit still reads the 413: the server
+// drains the body instead of resetting the connection (the Node test in tests/ does the same
+// with a real client).
+TEST_F(HttpServerTest, EarlyRefusalLingersSoTheClientReadsTheAnswer) {
+  start({.max_body_bytes = 1024 * 1024});
+  constexpr std::size_t kBody = 4 * 1024 * 1024;
+  PlainSocket c(port_);
+  int write_error = -1;
+  std::size_t sent = 0;
+  std::thread writer([&] {
+    write_error = c.send_all(fmt::format("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                                         "{}\r\n\r\n{}",
+                                         kBody, std::string(kBody, 'b')),
+                             &sent);
+  });
+  auto r = c.read_response();
+  writer.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("request body too large"), std::string::npos) << r->body;
+  EXPECT_EQ(write_error, 0) << std::strerror(write_error) << " after " << sent << " bytes";
+  EXPECT_TRUE(c.wait_closed());  // the server shut its side down after the answer
+  c.shutdown_send();             // and closes once the client is done
+  EXPECT_TRUE(eventually([&] { return has_metric("mando_http_connections_open 0"); }));
+}
+
+TEST_F(HttpServerTest, LingeringStopsAtItsByteBound) {
+  start({.max_body_bytes = 1024, .linger_max_bytes = 256 * 1024});
+  PlainSocket c(port_);
+  ASSERT_EQ(c.send_all("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n"), 0);
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  // The server stops reading after 256 KiB and closes: writing fails long before 1 GiB (the
+  // socket buffers on both sides hold a few MiB at most).
+  std::size_t sent = 0;
+  const std::string chunk(1024 * 1024, 'b');
+  int error = 0;
+  while (error == 0 && sent < 1024u * 1024 * 1024) error = c.send_all(chunk, &sent);
+  EXPECT_TRUE(error == EPIPE || error == ECONNRESET) << std::strerror(error);
+  EXPECT_LT(sent, 64u * 1024 * 1024);
+}
+
+TEST_F(HttpServerTest, LingeringStopsWhenTheClientGoesSilent) {
+  start({.max_body_bytes = 1024, .linger_timeout = 100ms});
+  PlainSocket c(port_);
+  ASSERT_EQ(c.send_all("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n"), 0);
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  // The client neither sends nor closes: the server gives up after linger_timeout.
+  EXPECT_TRUE(eventually([&] { return has_metric("mando_http_connections_open 0"); }));
 }
 
 TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
@@ -260,6 +338,57 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteMethodAndStatus) {
   EXPECT_NE(text.find(R"(mando_http_request_duration_seconds_count{route="/hello"} 2)"),
             std::string::npos);
   EXPECT_NE(text.find("mando_http_requests_in_flight 0"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, AtTheConnectionLimitTheOldestIdleConnectionIsClosedFirst) {
+  start({.max_connections = 3});
+  RawConnection a(port_), b(port_), c(port_);
+  for (auto* conn : {&a, &b, &c}) {
+    conn->send(raw_request("GET", "/hello"));
+    ASSERT_TRUE(conn->read_response());
+  }
+  a.send(raw_request("GET", "/hello"));  // a was idle first; now it is the newest idle
+  ASSERT_TRUE(a.read_response());
+
+  RawConnection d(port_);  // full: b, the oldest idle, makes room
+  d.send(raw_request("GET", "/hello"));
+  auto r = d.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(b.wait_closed());
+  RawConnection e(port_);  // then c
+  e.send(raw_request("GET", "/hello"));
+  ASSERT_TRUE(e.read_response());
+  EXPECT_TRUE(c.wait_closed());
+  a.send(raw_request("GET", "/hello"));  // a was kept
+  ASSERT_TRUE(a.read_response());
+  EXPECT_TRUE(has_metric("mando_http_connections_evicted_total 2"));
+  EXPECT_TRUE(has_metric("mando_http_connections_open 3"));
+}
+
+TEST_F(HttpServerTest, AtTheConnectionLimitWithNoIdleConnectionAcceptingWaitsUntilOneFrees) {
+  start({.max_connections = 2});
+  RawConnection a(port_), b(port_);
+  a.send(raw_request("GET", "/hold"));
+  b.send(raw_request("GET", "/hold"));
+  ASSERT_TRUE(eventually([&] { return server_->in_flight() == 2; }));
+
+  RawConnection late(port_);  // the kernel completes the handshake; mando does not accept
+  late.send(raw_request("GET", "/hello"));
+  ASSERT_TRUE(eventually([&] { return has_metric("mando_http_accept_paused_total 1"); }));
+  EXPECT_TRUE(has_metric("mando_http_connections_open 2"));
+
+  open_gate();  // a and b are answered and go idle: the first to do so makes room for `late`
+  auto r = late.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (auto* held : {&a, &b}) {
+    auto answer = held->read_response();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->body, "released");
+  }
+  EXPECT_TRUE(has_metric("mando_http_connections_evicted_total 1"));  // one, not both
+  EXPECT_TRUE(has_metric("mando_http_connections_open 2"));
 }
 
 TEST_F(HttpServerTest, GracefulShutdownFinishesTheRequestInFlight) {

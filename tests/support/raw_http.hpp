@@ -41,6 +41,34 @@ class RawConnection {
   std::unique_ptr<State> state_;
 };
 
+// A blocking POSIX TCP socket to 127.0.0.1 with send and receive timeouts. Unlike RawConnection
+// it holds one descriptor and no io_context, so a test can keep thousands open, and one thread
+// may write while another reads (a client still sending a body while the answer arrives).
+class PlainSocket {
+ public:
+  // Connects; throws std::system_error when the connection is refused or times out.
+  explicit PlainSocket(std::uint16_t port,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~PlainSocket();
+  PlainSocket(const PlainSocket&) = delete;
+  PlainSocket& operator=(const PlainSocket&) = delete;
+
+  // Sends all of `bytes`; returns the errno that stopped it (0: everything was sent) and adds
+  // what was sent to *sent. Never raises SIGPIPE.
+  int send_all(std::string_view bytes, std::size_t* sent = nullptr);
+  // One response with its body; nullopt on EOF, error or timeout.
+  std::optional<RawResponse> read_response();
+  // Reads and discards until the peer closes; true on a clean EOF within the timeout.
+  bool wait_closed();
+  // Whether the peer's FIN has already arrived (and nothing else is unread), without waiting.
+  bool peer_closed();
+  void shutdown_send();
+
+ private:
+  int fd_ = -1;
+  std::string pending_;  // received bytes past the last response
+};
+
 // A request string with Host and, when body is not empty, Content-Length.
 std::string raw_request(std::string_view method, std::string_view target,
                         std::string_view body = {}, std::string_view extra_headers = {});
