@@ -557,6 +557,7 @@ TEST_F(EmulatorTest, AutomodFaultBlocksTheNextEdits) {
     EXPECT_EQ(body.at("code").as_int64(), 200000);
     EXPECT_EQ(body.at("message").as_string(), "Message was blocked by automatic moderation");
   }
+  EXPECT_EQ(emulator_->message(*sent.message_id)->at("blocked_edits").as_int64(), 2);
   EXPECT_EQ(call("PATCH", original_path(sent), R"({"content":"fine"})").status, 200);
   EXPECT_EQ(stat("rate_limits", "faults_injected"), 2);
 }

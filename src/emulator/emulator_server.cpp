@@ -11,6 +11,13 @@ EmulatorServer::EmulatorServer(asio::io_context& ioc, EmulatorOptions options)
       emulator_(ioc.get_executor(), client_, options),
       api_prefix_(options.api_prefix) {}
 
+EmulatorServer::~EmulatorServer() { emulator_.stop(); }
+
+asio::awaitable<void> EmulatorServer::shutdown(std::chrono::milliseconds deadline) {
+  emulator_.stop();
+  co_await server_->shutdown(deadline);
+}
+
 Result<std::unique_ptr<EmulatorServer>> EmulatorServer::start(asio::io_context& ioc,
                                                               std::string_view host_port,
                                                               EmulatorOptions options) {
