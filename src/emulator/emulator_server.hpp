@@ -49,7 +49,9 @@ class EmulatorServer {
  private:
   EmulatorServer(boost::asio::io_context& ioc, EmulatorOptions options);
 
-  core::MetricsRegistry metrics_;  // outlives the server, as HttpServer asks
+  // Owned by the io_context (see emulator_server.cpp): it must outlive the io_context, as
+  // HttpServer asks, and this object dies first.
+  core::MetricsRegistry& metrics_;
   net::HttpClient client_;
   DiscordEmulator emulator_;
   std::unique_ptr<net::HttpServer> server_;
