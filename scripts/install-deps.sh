@@ -17,7 +17,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev libpng-dev
     clang libclang-rt-14-dev clang-format curl wrk
-    nodejs npm
+    nodejs npm chromium
   )
 fi
 

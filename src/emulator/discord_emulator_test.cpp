@@ -153,6 +153,34 @@ class EmulatorTest : public ::testing::Test {
            "/messages/@original";
   }
 
+  // GETs `target` (a long poll of 20 s) while the REST client edits @original of `token` to
+  // `content`: the poll's answer. The client gives up at 10 s, so only a poll that the edit
+  // woke answers at all.
+  std::optional<net::ClientResponse> poll_during_edit(std::string target, std::string token,
+                                                      std::string content) {
+    discord::InMemoryRateLimiter limiter;
+    auto client = rest(limiter);
+    std::optional<net::ClientResponse> polled;
+    auto poll = [&]() -> asio::awaitable<void> {
+      net::ClientRequest request;
+      request.url = discord_->url() + target;
+      request.timeout = 10s;
+      auto response = co_await http_->send(std::move(request));
+      if (response) polled = std::move(*response);
+    };
+    auto edit = [&]() -> asio::awaitable<void> {
+      json::object payload{{"content", content}};
+      auto edited =
+          co_await client.edit_original_response(emulator_->application_id(), token, payload);
+      EXPECT_TRUE(edited);
+    };
+    asio::co_spawn(ioc_, poll(), asio::detached);
+    asio::co_spawn(ioc_, edit(), asio::detached);
+    ioc_.restart();
+    ioc_.run();
+    return polled;
+  }
+
   std::int64_t stat(std::string_view group, std::string_view key) {
     return emulator_->stats().at(group).at(key).as_int64();
   }
@@ -425,31 +453,10 @@ TEST_F(EmulatorTest, FollowupReplacesLoadingThenPostsNewMessages) {
 
 TEST_F(EmulatorTest, LongPollAnswersOnEdit) {
   const SentInteraction sent = send();
-  discord::InMemoryRateLimiter limiter;
-  auto client = rest(limiter);
-  std::optional<net::ClientResponse> polled;
-  auto started = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration took{};
-  auto poll = [&]() -> asio::awaitable<void> {
-    net::ClientRequest request;
-    request.url = discord_->url() + "/_emulator/messages/" + *sent.message_id +
-                  "?after_version=1&timeout_ms=20000";
-    auto response = co_await http_->send(std::move(request));
-    took = std::chrono::steady_clock::now() - started;
-    if (response) polled = std::move(*response);
-  };
-  auto edit = [&]() -> asio::awaitable<void> {
-    json::object payload{{"content", "painted"}};
-    auto edited =
-        co_await client.edit_original_response(emulator_->application_id(), sent.token, payload);
-    EXPECT_TRUE(edited);
-  };
-  asio::co_spawn(ioc_, poll(), asio::detached);
-  asio::co_spawn(ioc_, edit(), asio::detached);
-  ioc_.restart();
-  ioc_.run();
+  auto polled = poll_during_edit(
+      "/_emulator/messages/" + *sent.message_id + "?after_version=1&timeout_ms=20000", sent.token,
+      "painted");
   ASSERT_TRUE(polled);
-  EXPECT_LT(took, 15s);
   const auto message = json::parse(polled->body).as_object();
   EXPECT_EQ(message.at("version").as_int64(), 2);
   EXPECT_EQ(message.at("content").as_string(), "painted");
@@ -557,6 +564,7 @@ TEST_F(EmulatorTest, AutomodFaultBlocksTheNextEdits) {
     EXPECT_EQ(body.at("code").as_int64(), 200000);
     EXPECT_EQ(body.at("message").as_string(), "Message was blocked by automatic moderation");
   }
+  EXPECT_EQ(emulator_->message(*sent.message_id)->at("blocked_edits").as_int64(), 2);
   EXPECT_EQ(call("PATCH", original_path(sent), R"({"content":"fine"})").status, 200);
   EXPECT_EQ(stat("rate_limits", "faults_injected"), 2);
 }
@@ -578,30 +586,14 @@ TEST_F(EmulatorTest, EventsLongPollAnswersEveryChangeSinceACursor) {
   EXPECT_TRUE(events(cursor, 0).at("messages").as_array().empty());
 
   // A poll waiting at the cursor answers with the edit, and only with it.
-  std::optional<json::object> polled;
-  auto poll = [&]() -> asio::awaitable<void> {
-    net::ClientRequest request;
-    request.url =
-        discord_->url() + "/_emulator/events?after=" + std::to_string(cursor) + "&timeout_ms=20000";
-    auto response = co_await http_->send(std::move(request));
-    if (response) polled = json::parse(response->body).as_object();
-  };
-  discord::InMemoryRateLimiter limiter;
-  auto client = rest(limiter);
-  auto edit = [&]() -> asio::awaitable<void> {
-    json::object payload{{"content", "painted"}};
-    auto edited =
-        co_await client.edit_original_response(emulator_->application_id(), second.token, payload);
-    EXPECT_TRUE(edited);
-  };
-  asio::co_spawn(ioc_, poll(), asio::detached);
-  asio::co_spawn(ioc_, edit(), asio::detached);
-  ioc_.restart();
-  ioc_.run();
-  ASSERT_TRUE(polled);
-  ASSERT_EQ(polled->at("messages").as_array().size(), 1u);
-  EXPECT_EQ(polled->at("messages").at(0).at("content").as_string(), "painted");
-  EXPECT_GT(polled->at("cursor").to_number<std::uint64_t>(), cursor);
+  auto answer =
+      poll_during_edit("/_emulator/events?after=" + std::to_string(cursor) + "&timeout_ms=20000",
+                       second.token, "painted");
+  ASSERT_TRUE(answer);
+  const auto polled = json::parse(answer->body).as_object();
+  ASSERT_EQ(polled.at("messages").as_array().size(), 1u);
+  EXPECT_EQ(polled.at("messages").at(0).at("content").as_string(), "painted");
+  EXPECT_GT(polled.at("cursor").to_number<std::uint64_t>(), cursor);
   // A cursor from another emulator run starts over.
   EXPECT_TRUE(events(cursor + 1000, 0).at("reset").as_bool());
 }

@@ -2,7 +2,9 @@
 // The emulator on a port of its own: what `mando dev`, the end-to-end tests and the load
 // benchmark run. It owns the emulator's outbound client (to the bot), its HTTP server and
 // that server's metrics, all on the caller's io_context; destroy it before the io_context.
+// Its long polls (the page's update stream among them) end when it is shut down or destroyed.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +30,8 @@ class EmulatorServer {
                                                        std::string_view host_port,
                                                        EmulatorOptions options = {});
 
+  ~EmulatorServer();
+
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
   // The REST base a bot configures as [discord] api_base_url.
   std::string api_base_url() const;
@@ -38,10 +42,16 @@ class EmulatorServer {
   boost::asio::awaitable<Result<void>> connect_bot(std::string interactions_url,
                                                    boost::json::array commands);
 
+  // Ends the emulator's waits (long polls answer at once), then shuts the server down
+  // gracefully (net::HttpServer::shutdown).
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds deadline);
+
  private:
   EmulatorServer(boost::asio::io_context& ioc, EmulatorOptions options);
 
-  core::MetricsRegistry metrics_;  // outlives the server, as HttpServer asks
+  // Owned by the io_context (see emulator_server.cpp): it must outlive the io_context, as
+  // HttpServer asks, and this object dies first.
+  core::MetricsRegistry& metrics_;
   net::HttpClient client_;
   DiscordEmulator emulator_;
   std::unique_ptr<net::HttpServer> server_;

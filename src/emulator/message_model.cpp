@@ -432,6 +432,11 @@ void MessageModel::delete_message(Message& m) {
   touch(m);
 }
 
+void MessageModel::note_blocked_edit(Message& m) {
+  ++m.blocked_edits;
+  touch(m);
+}
+
 void MessageModel::touch(Message& m) {
   if (m.seq != 0) by_seq_.erase(m.seq);
   m.seq = ++seq_;
@@ -496,6 +501,7 @@ json::object MessageModel::message_json(const Message& m, bool extras) const {
     o["created_ms"] = m.interaction_ms;
     if (m.completed_ms) o["completed_ms"] = *m.completed_ms;
     if (m.deleted) o["deleted"] = true;
+    if (m.blocked_edits > 0) o["blocked_edits"] = m.blocked_edits;
   }
   return o;
 }

@@ -60,6 +60,7 @@ struct Message {
   std::int64_t interaction_ms = 0;
   std::optional<std::int64_t> completed_ms;
   bool deleted = false;
+  int blocked_edits = 0;  // edits AutoMod refused (an injected fault): shown by the page
   std::uint64_t seq = 0;  // the model's sequence number of its latest change
   boost::json::object interaction_metadata;
   boost::json::object legacy_interaction;  // the deprecated `interaction` field
@@ -137,8 +138,10 @@ class MessageModel {
   Message& new_message(InteractionRecord& rec, int type);
   Message* find_message(std::string_view id);  // nullptr when unknown or deleted
   void delete_message(Message& m);
+  // An edit of `m` was refused by AutoMod: Discord's client shows nothing, the page says so.
+  void note_blocked_edit(Message& m);
   // Discord's message object; `extras` adds the emulator's "version", "interaction_id",
-  // "created_ms", "completed_ms" and "deleted".
+  // "created_ms", "completed_ms", "deleted" and "blocked_edits".
   boost::json::object message_json(const Message& m, bool extras) const;
   boost::json::array messages_json() const;  // not deleted, oldest first
   std::optional<boost::json::object> message_json(std::string_view id) const;  // deleted too

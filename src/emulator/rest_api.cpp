@@ -185,6 +185,22 @@ net::Response handle_commands(EmulatorCore& core, const net::Request& request,
   return net::Response::json(200, json::serialize(*stored));
 }
 
+// An AutoMod fault refused an edit: the message it aimed at records it, for the page.
+void note_blocked_edit(EmulatorCore& core, const RestRoute& route, std::string application_id) {
+  {
+    std::lock_guard lock(core.mutex);
+    RestError ignored;
+    InteractionRecord* rec =
+        core.model.token_interaction(application_id, route.token, Steady::now(), ignored);
+    if (rec == nullptr) return;
+    Message* m = core.model.find_message(route.family == "message" ? route.message_id
+                                                                   : rec->original_message_id);
+    if (m == nullptr) return;
+    core.model.note_blocked_edit(*m);
+  }
+  core.changed();
+}
+
 }  // namespace
 
 bool good_user_agent(std::optional<std::string_view> ua) {
@@ -332,6 +348,7 @@ asio::awaitable<net::Response> handle_rest(Core core, net::Request request) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::use_awaitable);
   }
+  if (early && early->status == 400) note_blocked_edit(*core, *route, std::string(segments[1]));
   if (early) co_return count_status(*core, std::move(*early));
 
   net::Response response;
