@@ -110,7 +110,8 @@ TEST(Jobs, BodiesRoundTripAndRefuseMissingFields) {
                  json::object{{"content", "hi"}},
                  "mando/1/mandala.png",
                  "mandala.png",
-                 "image/png"};
+                 "image/png",
+                 ""};
   auto reply_back = parse_reply_job(to_json(reply));
   ASSERT_TRUE(reply_back) << reply_back.error().message;
   EXPECT_FALSE(reply_back->target.guild_id);

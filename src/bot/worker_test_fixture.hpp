@@ -105,6 +105,14 @@ class WorkerFixture : public storage::LocalStoreFixture {
     return content;
   }
 
+  // The failure line of the one request Discord received; "" (and a failure) unless there was
+  // exactly one.
+  std::string only_failure_line(const std::string& id) {
+    auto requests = discord_server_.requests();
+    EXPECT_EQ(requests.size(), 1u);
+    return requests.size() == 1 ? failure_line(requests[0], id) : std::string();
+  }
+
   std::string metrics_text() { return metrics_.render(); }
 
   const SystemTime start_ = std::chrono::system_clock::now();

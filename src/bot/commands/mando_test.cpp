@@ -293,9 +293,7 @@ TEST_F(MandoModuleTest, PastTheGiveUpPointTheWorkerSaysSoInsteadOfDrawing) {
   set_clock(minutes(12) + seconds(5));
   auto response = post(image_task(id));
   EXPECT_EQ(response.status, 200) << "the queue stops";
-  auto requests = discord_server_.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_NE(failure_line(requests[0], id).find("took too long"), std::string::npos);
+  EXPECT_NE(only_failure_line(id).find("took too long"), std::string::npos);
   EXPECT_TRUE(tasks("reply-discord").empty());
   EXPECT_NE(metrics_text().find("mando_discord_replies_total{outcome=\"gave_up\"} 1"),
             std::string::npos);
@@ -315,9 +313,7 @@ TEST_F(MandoModuleTest, ABlobStoreDownIsRetriedUntilTheGiveUpPoint) {
 
   set_clock(minutes(12));
   EXPECT_EQ(post(image_task(id), module.get()).status, 200);
-  auto requests = discord_server_.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_NE(failure_line(requests[0], id).find("took too long"), std::string::npos);
+  EXPECT_NE(only_failure_line(id).find("took too long"), std::string::npos);
   EXPECT_TRUE(tasks("reply-discord").empty());
   EXPECT_EQ(jobs_.size(), 0u) << "the job is over";
 }

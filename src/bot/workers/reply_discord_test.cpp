@@ -103,10 +103,7 @@ TEST_F(ReplyWorkerTest, ATooLargeFileWithoutALinkEndsWithAFailureLine) {
   auto reply = job(interaction_id(), 4);
   reply.url.clear();
   EXPECT_EQ(deliver(reply).status, 200);
-  auto requests = discord_server_.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_NE(failure_line(requests[0], reply.target.interaction_id).find("smaller size"),
-            std::string::npos);
+  EXPECT_NE(only_failure_line(reply.target.interaction_id).find("smaller size"), std::string::npos);
   EXPECT_TRUE(counted("too_large"));
 }
 
@@ -139,9 +136,7 @@ TEST_F(ReplyWorkerTest, ABlobGoneBeforeTheReplyEndsWithAFailureLine) {
   auto reply = job(id);
   reply.blob_key = "mando/2/mandala.png";
   EXPECT_EQ(deliver(reply).status, 200);
-  auto requests = discord_server_.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_NE(failure_line(requests[0], id).find("lost"), std::string::npos);
+  EXPECT_NE(only_failure_line(id).find("lost"), std::string::npos);
   EXPECT_TRUE(counted("blob_missing"));
 }
 
@@ -157,9 +152,7 @@ TEST_F(ReplyWorkerTest, ABlobStoreDownIsRetriedUntilTheGiveUpPoint) {
   EXPECT_TRUE(discord_server_.requests().empty());
   set_clock(minutes(12));
   EXPECT_EQ(deliver(job(id), flaky_store_.get()).status, 200);
-  auto requests = discord_server_.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_NE(failure_line(requests[0], id).find("took too long"), std::string::npos);
+  EXPECT_NE(only_failure_line(id).find("took too long"), std::string::npos);
   EXPECT_TRUE(counted("gave_up"));
 }
 
