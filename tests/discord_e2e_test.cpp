@@ -298,6 +298,20 @@ TEST_F(DiscordE2eTest, FailedPatchesAreRetriedWithBackoffUntilTheyGoThrough) {
             3);
 }
 
+TEST_F(DiscordE2eTest, APictureDiscordRefusesEndsWithAPlainFailureLine) {
+  start_bot();
+  emulator().add_fault({.method = "PATCH", .route = "@original", .count = 1, .status = 400});
+  auto sent = mando("/mando size:64");
+  auto message = next_version(*sent.message_id);
+  const std::string content(message.at("content").as_string());
+  EXPECT_NE(content.find("Discord refused the picture"), std::string::npos) << content;
+  EXPECT_NE(content.find("(interaction " + sent.interaction_id + ")"), std::string::npos)
+      << content;
+  EXPECT_EQ(content.find("injected"), std::string::npos) << "Discord's words stay in the log";
+  EXPECT_TRUE(message.at("attachments").as_array().empty());
+  EXPECT_TRUE(wait_for_metric("mando_discord_replies_total{outcome=\"rejected\"} 1"));
+}
+
 TEST_F(DiscordE2eTest, A429IsWaitedOutWithoutASecondOneInARow) {
   start_bot();
   emulator().add_fault(

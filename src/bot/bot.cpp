@@ -24,6 +24,7 @@ commands::MandoDeps mando_deps(const core::Config& config, const BotServices& se
   deps.metrics = services.metrics;
   deps.discord = services.discord;
   deps.progress_after = config.bot.progress_after;
+  deps.ack_budget = config.bot.ack_budget;
   deps.reply_with_url = config.bot.reply == "url";
   deps.max_image_size = config.bot.max_image_size;
   return deps;
@@ -50,13 +51,17 @@ Bot::Bot(const core::Config& config, BotServices services, Roles roles)
       jobs_(std::make_unique<JobTracker>(JobLimits(config.bot, config.guilds),
                                          roles_.ingress && roles_.serves(kReplyDiscordQueue))) {
   if (services_.queue != nullptr) tasks_.emplace(*services_.queue, config.queue);
+  if (roles_.worker) {
+    finish_ = std::make_unique<Finisher>(*services_.discord, *jobs_, *services_.metrics,
+                                         config.bot.give_up_after);
+  }
   auto deps = mando_deps(config, services_);
   deps.tasks = tasks_ ? &*tasks_ : nullptr;
   deps.jobs = jobs_.get();
+  deps.finish = finish_.get();
   mando_ = std::make_shared<commands::MandoModule>(std::move(deps));
   if (roles_.serves(kReplyDiscordQueue)) {
-    reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *jobs_,
-                                           *services_.metrics);
+    reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *finish_);
   }
   // Progress lines need the place in line (the ingress) and a Discord client (a worker).
   const bool progress = roles_.ingress && roles_.worker;

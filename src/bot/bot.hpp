@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bot/commands/mando.hpp"
+#include "bot/finisher.hpp"
 #include "bot/job_tracker.hpp"
 #include "bot/progress.hpp"
 #include "bot/tasks.hpp"
@@ -85,6 +86,7 @@ class Bot {
   Roles roles_;
   std::unique_ptr<JobTracker> jobs_;
   std::optional<TaskSender> tasks_;
+  std::unique_ptr<Finisher> finish_;  // workers
   std::shared_ptr<commands::MandoModule> mando_;
   std::unique_ptr<ReplyWorker> reply_;
   std::unique_ptr<ProgressLoop> progress_;

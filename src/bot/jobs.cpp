@@ -20,6 +20,10 @@ std::optional<system_clock::time_point> snowflake_time(std::string_view id) {
   return system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
+std::uint64_t DiscordTarget::upload_limit() const {
+  return attachment_size_limit > 0 ? attachment_size_limit : kDefaultAttachmentSizeLimit;
+}
+
 system_clock::time_point DiscordTarget::created(system_clock::time_point fallback) const {
   return snowflake_time(interaction_id).value_or(fallback);
 }
@@ -71,6 +75,15 @@ Result<DiscordTarget> parse_target(const json::object& o, std::string_view what)
   auto guild = string_field(t, "guild_id", what, true);
   if (!guild) return tl::unexpected(guild.error());
   if (!guild->empty()) target.guild_id = std::move(*guild);
+  if (const json::value* limit = t.if_contains("attachment_size_limit")) {
+    boost::system::error_code ec;
+    target.attachment_size_limit = limit->to_number<std::uint64_t>(ec);
+    if (ec) {
+      return fail(
+          ErrorKind::kInvalidArgument,
+          fmt::format("{}: field `target.attachment_size_limit` must be a byte count", what));
+    }
+  }
   return target;
 }
 
@@ -82,6 +95,7 @@ json::object to_json(const DiscordTarget& target) {
                  {"token", target.token},
                  {"user_id", target.user_id}};
   if (target.guild_id) o["guild_id"] = *target.guild_id;
+  if (target.attachment_size_limit > 0) o["attachment_size_limit"] = target.attachment_size_limit;
   return o;
 }
 
@@ -97,6 +111,7 @@ std::string to_json(const ReplyJob& job) {
     o["filename"] = job.filename;
     o["content_type"] = job.content_type;
   }
+  if (!job.url.empty()) o["url"] = job.url;
   return json::serialize(o);
 }
 
@@ -129,7 +144,8 @@ Result<ReplyJob> parse_reply_job(std::string_view body) {
   job.message = message->as_object();
   for (auto [key, out] : {std::pair{"blob_key", &job.blob_key},
                           {"filename", &job.filename},
-                          {"content_type", &job.content_type}}) {
+                          {"content_type", &job.content_type},
+                          {"url", &job.url}}) {
     auto s = string_field(*o, key, kWhat, true);
     if (!s) return tl::unexpected(s.error());
     *out = std::move(*s);

@@ -10,6 +10,7 @@
 // secret for its 15 minutes of life, so bodies are never logged.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,8 @@ namespace mando::bot {
 
 // Interaction tokens are valid this long after the interaction was created.
 inline constexpr std::chrono::minutes kTokenLifetime{15};
+// The upload limit assumed when an interaction did not say (Discord's limit without boosts).
+inline constexpr std::uint64_t kDefaultAttachmentSizeLimit = 10 * 1024 * 1024;
 
 // The creation time of a Discord snowflake: its top 42 bits are milliseconds since 2015-01-01.
 // nullopt for text that is not a snowflake.
@@ -34,7 +37,11 @@ struct DiscordTarget {
   std::string token;  // secret
   std::string user_id;
   std::optional<std::string> guild_id;
+  // The interaction's attachment_size_limit: no file larger than this is uploaded. 0: unknown
+  // (a body from before mando read it), see upload_limit().
+  std::uint64_t attachment_size_limit = 0;
 
+  std::uint64_t upload_limit() const;
   // The interaction's creation time (from its id), or `fallback` when the id is not a snowflake.
   std::chrono::system_clock::time_point created(
       std::chrono::system_clock::time_point fallback) const;
@@ -51,13 +58,15 @@ struct ImageJob {
 };
 
 // Queue `reply-discord`: edit the target's original response into `message` (Discord's message
-// payload), uploading the blob `blob_key` as `filename` when it is set.
+// payload), uploading the blob `blob_key` as `filename` when it is set. `url` is the blob's link,
+// shown instead of the upload when the file is over the target's upload limit.
 struct ReplyJob {
   DiscordTarget target;
   boost::json::object message;
   std::string blob_key;  // empty: no attachment
   std::string filename;
   std::string content_type;
+  std::string url;  // empty: no link to fall back to
 };
 
 boost::json::object to_json(const DiscordTarget& target);

@@ -1,6 +1,18 @@
 #include "bot/tasks.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/log.hpp"
 
 namespace mando::bot {
 
@@ -31,21 +43,91 @@ std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue
   return configured;
 }
 
+namespace {
+
+asio::awaitable<Result<bool>> create(queue::TaskQueue& queue, queue::Task task) {
+  auto created = co_await queue.create_task(std::move(task));
+  if (created) co_return true;
+  if (created.error().kind == ErrorKind::kAlreadyExists) co_return false;
+  co_return tl::unexpected(created.error());
+}
+
+// One send_within(), shared by the caller waiting for it and the create that may outlive the
+// wait. Only touched on one strand.
+struct Pending {
+  explicit Pending(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  asio::steady_timer timer;  // the budget; cancelled when the create answers first
+  std::optional<Result<bool>> result;
+  bool abandoned = false;  // the budget ran out: the caller answered "busy"
+};
+
+asio::awaitable<void> create_into(queue::TaskQueue* queue, std::shared_ptr<Pending> pending,
+                                  queue::Task task) {
+  queue::TaskName name = task.name;
+  Result<bool> result = co_await create(*queue, std::move(task));
+  if (!pending->abandoned) {
+    pending->result = std::move(result);
+    pending->timer.cancel();
+    co_return;
+  }
+  auto log = core::logger("bot");
+  if (!result || !*result) co_return;  // nothing was created, nothing to take back
+  auto deleted = co_await queue->delete_task(name);
+  if (deleted) {
+    log->info("task {} landed after its budget and was deleted", name.task);
+  } else {
+    log->warn("task {} landed after its budget and could not be deleted, it will run: {}",
+              name.task, deleted.error().message);
+  }
+}
+
+// On a strand, so that the wait and the create never run at once.
+asio::awaitable<Result<TaskSender::Sent>> race(queue::TaskQueue* queue,
+                                               std::chrono::milliseconds budget, queue::Task task) {
+  auto executor = co_await asio::this_coro::executor;
+  auto pending = std::make_shared<Pending>(executor);
+  pending->timer.expires_after(budget);
+  asio::co_spawn(executor, create_into(queue, pending, std::move(task)), asio::detached);
+  co_await pending->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!pending->result) {
+    pending->abandoned = true;
+    co_return TaskSender::Sent::kLate;
+  }
+  if (!*pending->result) co_return tl::unexpected(pending->result->error());
+  co_return **pending->result ? TaskSender::Sent::kCreated : TaskSender::Sent::kDuplicate;
+}
+
+}  // namespace
+
 TaskSender::TaskSender(queue::TaskQueue& queue, const core::QueueConfig& config)
     : queue_(queue), project_(config.project), location_(config.location) {}
 
-asio::awaitable<Result<bool>> TaskSender::send(std::string_view queue_id, std::string task_id,
-                                               std::string_view worker_path, std::string body) {
+queue::Task TaskSender::make_task(std::string_view queue_id, std::string task_id,
+                                  std::string_view worker_path, std::string body) const {
   queue::Task task;
   task.name = {{project_, location_, std::string(queue_id)}, std::move(task_id)};
   task.request.kind = queue::TaskRequest::Kind::kAppEngine;
   task.request.url = std::string(worker_path);
   task.request.headers.emplace_back("Content-Type", "application/json");
   task.request.body = std::move(body);
-  auto created = co_await queue_.create_task(std::move(task));
-  if (created) co_return true;
-  if (created.error().kind == ErrorKind::kAlreadyExists) co_return false;
-  co_return tl::unexpected(created.error());
+  return task;
+}
+
+asio::awaitable<Result<bool>> TaskSender::send(std::string_view queue_id, std::string task_id,
+                                               std::string_view worker_path, std::string body) {
+  co_return co_await create(queue_,
+                            make_task(queue_id, std::move(task_id), worker_path, std::move(body)));
+}
+
+asio::awaitable<Result<TaskSender::Sent>> TaskSender::send_within(std::chrono::milliseconds budget,
+                                                                  std::string_view queue_id,
+                                                                  std::string task_id,
+                                                                  std::string_view worker_path,
+                                                                  std::string body) {
+  auto task = make_task(queue_id, std::move(task_id), worker_path, std::move(body));
+  auto strand = asio::make_strand(co_await asio::this_coro::executor);
+  co_return co_await asio::co_spawn(strand, race(&queue_, budget, std::move(task)),
+                                    asio::use_awaitable);
 }
 
 }  // namespace mando::bot

@@ -8,6 +8,7 @@
 // second send of the same work (Discord retrying, a worker retried after a crash) is refused by
 // the queue's deduplication and counts as done.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue
 
 class TaskSender {
  public:
+  // The queue must outlive the sender, and the sender every send (send_within's too, which
+  // may end after its call returned).
   TaskSender(queue::TaskQueue& queue, const core::QueueConfig& config);
 
   // Creates task `task_id` on `queue_id`, a POST of the JSON `body` to `worker_path`. Answers
@@ -42,7 +45,24 @@ class TaskSender {
   boost::asio::awaitable<Result<bool>> send(std::string_view queue_id, std::string task_id,
                                             std::string_view worker_path, std::string body);
 
+  enum class Sent {
+    kCreated,
+    kDuplicate,  // the name is taken: the work was sent before
+    kLate,       // not done within the budget
+  };
+  // send() for an ingress, which must answer Discord within 3 seconds: kLate when the queue
+  // has not answered within `budget`. The create is not cancelled (a remote queue cannot take
+  // back a request half way); if it lands after all, the task is deleted again, best effort,
+  // because the user was told to try again and the retry is another interaction: left alone it
+  // would draw a second picture into the "busy" message.
+  boost::asio::awaitable<Result<Sent>> send_within(std::chrono::milliseconds budget,
+                                                   std::string_view queue_id, std::string task_id,
+                                                   std::string_view worker_path, std::string body);
+
  private:
+  queue::Task make_task(std::string_view queue_id, std::string task_id,
+                        std::string_view worker_path, std::string body) const;
+
   queue::TaskQueue& queue_;
   std::string project_;
   std::string location_;

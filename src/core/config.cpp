@@ -323,6 +323,14 @@ const std::vector<Field>& fields() {
       duration_field(
           "bot", "progress_after", [](auto& c) -> auto& { return c.bot.progress_after; },
           seconds(0), hours(1)),
+      // At most 14 minutes: the failure line needs the token's last minute to get through.
+      duration_field(
+          "bot", "give_up_after", [](auto& c) -> auto& { return c.bot.give_up_after; }, seconds(10),
+          std::chrono::minutes(14)),
+      // Discord waits 3 s; the answer itself needs the rest.
+      duration_field(
+          "bot", "ack_budget", [](auto& c) -> auto& { return c.bot.ack_budget; }, milliseconds(1),
+          milliseconds(2500)),
   };
   return kFields;
 }

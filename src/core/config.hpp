@@ -111,6 +111,12 @@ struct BotConfig {
   int max_image_size = 2048;         // largest `size` /mando accepts, in pixels
   // A job that waited this long gets a progress line (queued, position, rendering); 0: never.
   std::chrono::milliseconds progress_after{std::chrono::seconds(3)};
+  // A job not delivered this long after its interaction stops and edits a failure line. Below the
+  // token's 15 minutes, so that the line still gets through (docs/BOT.md, the timeline).
+  std::chrono::milliseconds give_up_after{std::chrono::minutes(12)};
+  // How long the ingress waits for a new job's task to be enqueued before it answers "busy":
+  // Discord drops an interaction that is not answered within 3 seconds.
+  std::chrono::milliseconds ack_budget{std::chrono::seconds(2)};
 };
 
 // [guilds.ID]: per-guild overrides of the per-user limits (0 or unset: [bot]'s value).

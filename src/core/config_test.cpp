@@ -283,5 +283,28 @@ max_queued_per_user = 0
   ASSERT_FALSE(reply);
 }
 
+TEST_F(ConfigTest, BotGiveUpPointAndAckBudget) {
+  auto defaults = load_config(std::nullopt, {});
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->bot.give_up_after, std::chrono::minutes(12));
+  EXPECT_EQ(defaults->bot.ack_budget, std::chrono::seconds(2));
+
+  auto set =
+      load_config(write("b.toml", "[bot]\ngive_up_after = \"10m\"\nack_budget = \"500ms\"\n"), {});
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->bot.give_up_after, std::chrono::minutes(10));
+  EXPECT_EQ(set->bot.ack_budget, std::chrono::milliseconds(500));
+
+  // The failure line must get through before the token's 15 minutes run out.
+  auto late = load_config(std::nullopt, {{"MANDO_BOT_GIVE_UP_AFTER", "15m"}});
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().message.find("give_up_after"), std::string::npos) << late.error().message;
+  // Discord drops an interaction not answered within 3 seconds.
+  auto slow = load_config(std::nullopt, {{"MANDO_BOT_ACK_BUDGET", "3s"}});
+  ASSERT_FALSE(slow);
+  EXPECT_NE(slow.error().message.find("ack_budget"), std::string::npos) << slow.error().message;
+  EXPECT_FALSE(load_config(std::nullopt, {{"MANDO_BOT_ACK_BUDGET", "0s"}}));
+}
+
 }  // namespace
 }  // namespace mando::core

@@ -403,6 +403,12 @@ Result<Interaction> parse_interaction(std::string_view body) {
   auto guild_locale = optional_string(root, "guild_locale", "");
   if (!guild_locale) return tl::unexpected(guild_locale.error());
   interaction.guild_locale = std::move(*guild_locale);
+  auto size_limit = optional_int(root, "attachment_size_limit", "");
+  if (!size_limit) return tl::unexpected(size_limit.error());
+  if (*size_limit) {
+    if (**size_limit < 0) return field_error("attachment_size_limit", "must not be negative");
+    interaction.attachment_size_limit = static_cast<std::uint64_t>(**size_limit);
+  }
 
   auto message = optional_object(root, "message", "");
   if (!message) return tl::unexpected(message.error());

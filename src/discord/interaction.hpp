@@ -94,6 +94,9 @@ struct Interaction {
   User user;                              // member.user in guilds, user in DMs; empty for PING
   std::string locale;                     // the invoking user's locale, "" when absent
   std::optional<std::string> guild_locale;
+  // The largest file, in bytes, a response to this interaction may upload (Discord sends it on
+  // every interaction; it depends on the guild's boosts). nullopt when absent.
+  std::optional<std::uint64_t> attachment_size_limit;
   InteractionData data;
 };
 

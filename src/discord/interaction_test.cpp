@@ -33,11 +33,13 @@ std::string parse_error(const std::string& body) {
 }
 
 // A minimal guild command interaction whose `data` is `data_json`.
-std::string command_body(const std::string& data_json, int type = 2) {
+// `extra`: more top-level fields, each with its leading comma.
+std::string command_body(const std::string& data_json, int type = 2,
+                         const std::string& extra = "") {
   return R"({"id":"10","application_id":"11","type":)" + std::to_string(type) +
          R"(,"token":"tok","version":1,"guild_id":"12","channel_id":"13","locale":"en-US",)"
          R"("member":{"user":{"id":"14","username":"u","global_name":null}},"data":)" +
-         data_json + "}";
+         data_json + extra + "}";
 }
 
 TEST(ParseInteraction, Ping) {
@@ -90,6 +92,9 @@ TEST(ParseInteraction, DmCommandTakesTopLevelUser) {
   ASSERT_EQ(i.data.options.size(), 1u);
   EXPECT_EQ(i.data.options[0].name, "style");
   EXPECT_EQ(i.data.options[0].value, OptionValue(std::string("bezier_fill")));
+  EXPECT_EQ(i.attachment_size_limit, 10485760u);
+  EXPECT_FALSE(parse_ok(fixture("command_mando_guild.json")).attachment_size_limit)
+      << "absent: unknown, not zero";
 }
 
 TEST(ParseInteraction, CommandWithoutOptions) {
@@ -230,6 +235,12 @@ TEST(ParseInteraction, NamesTheFieldOfTheWrongShape) {
             "interaction: field `data.name` must be a string");
   EXPECT_EQ(parse_error(command_body(R"({"id":"1"})")),
             "interaction: field `data.name` must be a string");
+  EXPECT_EQ(
+      parse_error(command_body(R"({"id":"1","name":"a"})", 2, R"(,"attachment_size_limit":"big")")),
+      "interaction: field `attachment_size_limit` must be an integer");
+  EXPECT_EQ(
+      parse_error(command_body(R"({"id":"1","name":"a"})", 2, R"(,"attachment_size_limit":-1)")),
+      "interaction: field `attachment_size_limit` must not be negative");
   EXPECT_EQ(parse_error(command_body(R"({"id":1,"name":"a"})")),
             "interaction: field `data.id` must be a snowflake (a string of digits)");
   EXPECT_EQ(parse_error(R"({"id":"1"})"),

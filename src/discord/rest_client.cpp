@@ -1,6 +1,7 @@
 #include "discord/rest_client.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -25,9 +26,12 @@ const std::shared_ptr<spdlog::logger>& module_log() {
   return logger;
 }
 
-// The route for messages: the template, never the token-bearing path.
+constexpr std::string_view kStatusMark = ": HTTP ";
+
+// The route for messages: the template, never the token-bearing path. refused_status() reads the
+// status back from kStatusMark.
 Error status_error(const RouteKey& route, const RestResponse& response) {
-  std::string message = fmt::format("discord: {}: HTTP {}", route.route, response.status);
+  std::string message = fmt::format("discord: {}{}{}", route.route, kStatusMark, response.status);
   if (const std::string detail = error_detail(response.body); !detail.empty()) {
     message += " " + detail;
   }
@@ -77,6 +81,16 @@ asio::awaitable<void> sleep_for(SteadyDuration duration) {
 }
 
 }  // namespace
+
+int refused_status(const Error& error) {
+  const std::string_view text = error.message;
+  const auto at = text.find(kStatusMark);
+  if (!text.starts_with("discord: ") || at == std::string_view::npos) return 0;
+  int status = 0;
+  const char* begin = text.data() + at + kStatusMark.size();
+  auto [end, ec] = std::from_chars(begin, text.data() + text.size(), status);
+  return ec == std::errc() && end - begin == 3 ? status : 0;
+}
 
 RestClientOptions RestClientOptions::from(const core::DiscordConfig& config) {
   RestClientOptions options;

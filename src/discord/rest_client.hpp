@@ -65,6 +65,11 @@ struct RestResponse {
   std::string body;
 };
 
+// The HTTP status of a refusal from Discord that RestClient answered (its errors for a 4xx or 5xx
+// name it: "discord: ROUTE: HTTP 413 ..."), or 0 for any other error (transport, limiter, bad
+// arguments). For callers that must tell apart refusals of the same ErrorKind (413 from 400).
+int refused_status(const Error& error);
+
 class RestClient {
  public:
   RestClient(net::HttpClient& http, RateLimiter& limiter, RestClientOptions options);

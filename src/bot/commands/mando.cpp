@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "bot/jobs.hpp"
-#include "bot/workers/reply_discord.hpp"
 #include "core/log.hpp"
 #include "render/render.hpp"
 
@@ -186,7 +185,12 @@ MandoModule::MandoModule(MandoDeps deps) : deps_(std::move(deps)) {
                                           "duplicate (the same interaction again), refused (a "
                                           "user over their limit), failed (not enqueued)",
                                           {"outcome"});
-    replies_total_ = &reply_outcomes(*deps_.metrics);
+    busy_total_ = &deps_.metrics
+                       ->counter("mando_interactions_busy_total",
+                                 "Interactions answered \"busy\" because their task was not "
+                                 "enqueued within [bot] ack_budget",
+                                 {})
+                       .labels({});
     render_seconds_ = &deps_.metrics
                            ->histogram("mando_render_seconds", "Time to render and encode an image",
                                        core::latency_buckets())
@@ -250,7 +254,7 @@ Result<void> MandoModule::register_into(discord::CommandRegistry& registry) {
   auto reroll =
       [self](discord::ComponentContext ctx) -> asio::awaitable<discord::InteractionResponse> {
     auto options = MandoOptions::parse_compact(ctx.rest);
-    if (!options) co_return discord::InteractionResponse::ephemeral(options.error().message);
+    if (!options) co_return discord::InteractionResponse::ephemeral("This button is broken.");
     co_return co_await self->start_job(ctx.interaction, std::move(*options));
   };
   if (auto ok = registry.add_component_prefix(std::string(kRerollPrefix), reroll); !ok) return ok;
@@ -293,7 +297,7 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
   if (!spec) co_return discord::InteractionResponse::ephemeral(spec.error().message);
 
   ImageJob job{{interaction.id, interaction.application_id, interaction.token, interaction.user.id,
-                interaction.guild_id},
+                interaction.guild_id, interaction.attachment_size_limit.value_or(0)},
                render::format_spec(*spec),
                options.compact()};
   auto admission = deps_.jobs->admit(job.target, deps_.now());
@@ -301,8 +305,9 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
     count("refused");
     co_return refusal(admission);
   }
-  auto sent = co_await deps_.tasks->send(kCreateImageQueue, interaction.id, kGenerateImagePath,
-                                         to_json(job));
+  using Sent = TaskSender::Sent;
+  auto sent = co_await deps_.tasks->send_within(deps_.ack_budget, kCreateImageQueue, interaction.id,
+                                                kGenerateImagePath, to_json(job));
   if (!sent) {
     deps_.jobs->forget(interaction.id);
     count("failed");
@@ -311,9 +316,17 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
     co_return discord::InteractionResponse::ephemeral(
         "Sorry, I could not start your mandala just now. Please try again in a moment.");
   }
+  if (*sent == Sent::kLate) {
+    // Not counted against the user: the task is taken back if it lands (send_within).
+    if (admission.fresh) deps_.jobs->forget(interaction.id);
+    if (busy_total_ != nullptr) busy_total_->inc();
+    core::logger("bot")->warn("interaction {}: the queue did not take the task within {} ms",
+                              interaction.id, deps_.ack_budget.count());
+    co_return discord::InteractionResponse::ephemeral("mando is busy, try again in a moment.");
+  }
   // A duplicate whose first job already finished must not stay counted against the user.
-  if (!*sent && admission.fresh) deps_.jobs->forget(interaction.id);
-  count(*sent ? "queued" : "duplicate");
+  if (*sent == Sent::kDuplicate && admission.fresh) deps_.jobs->forget(interaction.id);
+  count(*sent == Sent::kCreated ? "queued" : "duplicate");
   co_return discord::InteractionResponse::deferred();
 }
 
@@ -345,11 +358,16 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
   if (!job) co_return net::Response::json_error(400, job.error().message);
   const DiscordTarget& target = job->target;
   const std::string& id = target.interaction_id;
-  if (target.token_expired(std::chrono::system_clock::now())) {
+  Finisher& finish = *deps_.finish;
+  if (finish.token_expired(target)) {
     log->warn("image for interaction {} dropped: its token expired before it was drawn", id);
-    if (replies_total_ != nullptr) replies_total_->labels({"token_expired"}).inc();
-    deps_.jobs->finish(id);
-    co_return net::Response::text(200, "dropped: the interaction token expired\n");
+    co_return finish.done(target, "token_expired", "dropped: the interaction token expired");
+  }
+  // Every retry comes here first: the user's other jobs kept this one waiting (429), or the
+  // blob store or queue were down (503), until the give-up point.
+  if (finish.past_give_up(target)) {
+    log->warn("image for interaction {}: past the give-up point, not drawn", id);
+    co_return co_await finish.fail(target, Failure::kTookTooLong, "gave_up");
   }
   auto spec = render::parse_spec(job->spec);
   auto options = MandoOptions::parse_compact(job->options);
@@ -368,16 +386,11 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     render_seconds_->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
-  ReplyJob reply{target, {}, {}, {}, {}};
   if (!file) {
     // A spec that parsed always renders: this is a bug, and retrying would not help. The user
-    // hears so instead of waiting for 15 minutes.
+    // hears so instead of waiting for the give-up point.
     log->error("interaction {}: rendering failed: {}", id, file.error().message);
-    reply.message = json::object{
-        {"content",
-         fmt::format("Sorry, this mandala could not be drawn ({}).", file.error().message)},
-        {"allowed_mentions", json::object{{"parse", json::array{}}}}};
-    co_return co_await send_reply(std::move(reply));
+    co_return co_await finish.fail(target, Failure::kNotDrawn, "render_failed");
   }
 
   const std::string filename = fmt::format("mandala.{}", render::file_extension(*spec));
@@ -387,9 +400,12 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
   auto stored = co_await deps_.blobs->put(fmt::format("mando/{}/{}", id, filename),
                                           std::string(file->begin(), file->end()), std::move(put));
   if (!stored) {
-    co_return net::Response::json_error(503, fmt::format("blob store: {}", stored.error().message));
+    log->warn("interaction {}: blob store unavailable, the queue will retry: {}", id,
+              stored.error().message);
+    co_return net::Response::json_error(503, "the blob store is unavailable");
   }
 
+  ReplyJob reply{target, {}, {}, {}, {}, stored->url};
   reply.message = finished_message(*options, *spec, filename, stored->url, deps_.reply_with_url);
   if (!deps_.reply_with_url) {
     reply.blob_key = stored->key;
@@ -403,7 +419,9 @@ asio::awaitable<net::Response> MandoModule::send_reply(ReplyJob reply) {
   const std::string id = reply.target.interaction_id;
   auto sent = co_await deps_.tasks->send(kReplyDiscordQueue, id, kReplyDiscordPath, to_json(reply));
   if (!sent) {
-    co_return net::Response::json_error(503, fmt::format("queue: {}", sent.error().message));
+    core::logger("bot")->warn("interaction {}: reply-discord unavailable, the queue will retry: {}",
+                              id, sent.error().message);
+    co_return net::Response::json_error(503, "the queue is unavailable");
   }
   co_return net::Response::text(200, "sent to reply-discord\n");
 }

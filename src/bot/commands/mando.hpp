@@ -3,9 +3,13 @@
 //
 //   1. The command (or a button under an earlier mandala) is checked against the user's job
 //      limits (job_tracker.hpp), then becomes a task on queue `create-image` named after the
-//      interaction id; Discord gets a deferred answer (type 5) at once, whatever the load.
+//      interaction id; Discord gets a deferred answer (type 5) at once, whatever the load. A
+//      queue that has not taken the task within [bot] ack_budget gets an ephemeral "busy"
+//      answer instead (TaskSender::send_within): Discord drops what is not answered in 3 s.
 //   2. The worker route `generate-image` renders the spec on the CPU pool, stores the file with
-//      its expiry and sends a `reply-discord` task carrying the finished message.
+//      its expiry and sends a `reply-discord` task carrying the finished message, the blob's
+//      link and the interaction's upload limit. Past [bot] give_up_after, or when the render
+//      fails, it edits a failure line instead (finisher.hpp).
 //   3. reply-discord (workers/reply_discord.hpp) edits the deferred answer into that message.
 //
 // The message names the seed and options (the embed's description is the command that redraws
@@ -24,6 +28,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "bot/finisher.hpp"
 #include "bot/job_tracker.hpp"
 #include "bot/jobs.hpp"
 #include "bot/tasks.hpp"
@@ -70,9 +75,12 @@ struct MandoDeps {
   JobTracker* jobs = nullptr;              // ingress and worker
   core::CpuPool* cpu = nullptr;            // worker
   storage::BlobStore* blobs = nullptr;     // worker
+  Finisher* finish = nullptr;              // worker
   discord::RestClient* discord = nullptr;  // worker: progress lines (optional)
   core::MetricsRegistry* metrics = nullptr;
   std::chrono::milliseconds progress_after{0};  // 0: no progress lines
+  // [bot] ack_budget: the ingress answers "busy" when the task is not enqueued by then.
+  std::chrono::milliseconds ack_budget{std::chrono::seconds(2)};
   bool reply_with_url = false;  // [bot] reply = "url": embed the blob's URL, upload nothing
   int max_image_size = 2048;
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
@@ -101,7 +109,7 @@ class MandoModule : public std::enable_shared_from_this<MandoModule> {
 
   MandoDeps deps_;
   core::Family<core::Counter>* jobs_total_ = nullptr;
-  core::Family<core::Counter>* replies_total_ = nullptr;  // drops before the render
+  core::Counter* busy_total_ = nullptr;
   core::Histogram* render_seconds_ = nullptr;
 };
 

@@ -1,8 +1,6 @@
 #include "bot/workers/reply_discord.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
 #include <fmt/format.h>
 
 #include "bot/jobs.hpp"
@@ -11,28 +9,37 @@
 namespace mando::bot {
 
 namespace asio = boost::asio;
+namespace json = boost::json;
 
-core::Family<core::Counter>& reply_outcomes(core::MetricsRegistry& metrics) {
-  return metrics.counter("mando_discord_replies_total",
-                         "Replies to interactions by outcome: delivered, or why dropped",
-                         {"outcome"});
+namespace {
+
+constexpr std::string_view kLinkNotice =
+    "This picture is larger than Discord lets me upload here, so it is shown from its link.";
+
+// Replaces every string equal to `from` in `value` with `to`.
+void replace_strings(json::value& value, std::string_view from, std::string_view to) {
+  if (value.is_string()) {
+    if (value.get_string() == from) value = to;
+  } else if (value.is_array()) {
+    for (auto& item : value.get_array()) replace_strings(item, from, to);
+  } else if (value.is_object()) {
+    for (auto& item : value.get_object()) replace_strings(item.value(), from, to);
+  }
 }
 
-ReplyWorker::ReplyWorker(discord::RestClient& discord, storage::BlobStore& blobs, JobTracker& jobs,
-                         core::MetricsRegistry& metrics,
-                         std::function<std::chrono::system_clock::time_point()> now)
-    : discord_(discord),
-      blobs_(blobs),
-      jobs_(jobs),
-      replies_(reply_outcomes(metrics)),
-      now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }) {}
+}  // namespace
 
-net::Response ReplyWorker::done(const std::string& job_id, std::string_view outcome, int status,
-                                std::string_view message) {
-  replies_.labels({std::string(outcome)}).inc();
-  jobs_.finish(job_id);
-  return net::Response::text(status, fmt::format("{}\n", message));
+json::object link_form(const ReplyJob& job) {
+  json::value message = job.message;
+  replace_strings(message, fmt::format("attachment://{}", job.filename), job.url);
+  json::object& o = message.get_object();
+  o["attachments"] = json::array{};
+  o["content"] = kLinkNotice;
+  return std::move(o);
 }
+
+ReplyWorker::ReplyWorker(discord::RestClient& discord, storage::BlobStore& blobs, Finisher& finish)
+    : discord_(discord), blobs_(blobs), finish_(finish) {}
 
 asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
   auto log = core::logger("bot");
@@ -41,48 +48,84 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
   const DiscordTarget& target = job->target;
   const std::string& id = target.interaction_id;
 
-  if (target.token_expired(now_())) {
+  // 1 and 2.
+  if (finish_.token_expired(target)) {
     log->warn("reply to interaction {} dropped: its token expired", id);
-    co_return done(id, "token_expired", 200, "dropped: the interaction token expired");
+    co_return finish_.done(target, "token_expired", "dropped: the interaction token expired");
+  }
+  if (finish_.past_give_up(target)) {
+    log->warn("reply to interaction {}: past the give-up point, not sent", id);
+    co_return co_await finish_.fail(target, Failure::kTookTooLong, "gave_up");
   }
 
+  // 3.
   std::vector<discord::Attachment> files;
+  bool linked = false;
   if (!job->blob_key.empty()) {
     auto blob = co_await blobs_.get(job->blob_key);
     if (!blob && blob.error().kind == ErrorKind::kNotFound) {
-      log->error("reply to interaction {} dropped: blob {} is gone", id, job->blob_key);
-      co_return done(id, "blob_missing", 200, "dropped: the image is no longer stored");
+      log->error("reply to interaction {}: blob {} is gone", id, job->blob_key);
+      co_return co_await finish_.fail(target, Failure::kLost, "blob_missing");
     }
     if (!blob) {
-      co_return net::Response::json_error(503, fmt::format("blob store: {}", blob.error().message));
+      log->warn("reply to interaction {}: blob store unavailable, the queue will retry: {}", id,
+                blob.error().message);
+      co_return net::Response::json_error(503, "the blob store is unavailable");
     }
-    files.push_back({job->filename, std::move(blob->bytes), job->content_type});
+    if (blob->bytes.size() > target.upload_limit()) {
+      log->info("reply to interaction {}: {} bytes over the upload limit of {}, link instead", id,
+                blob->bytes.size(), target.upload_limit());
+      if (job->url.empty())
+        co_return co_await finish_.fail(target, Failure::kTooLarge, "too_large");
+      job->message = link_form(*job);
+      linked = true;
+    } else {
+      files.push_back({job->filename, std::move(blob->bytes), job->content_type});
+    }
   }
 
-  // A progress line still in flight must not land after the finished message.
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (int tries = 0; tries < 100 && jobs_.editing(id); ++tries) {
-    timer.expires_after(std::chrono::milliseconds(50));
-    co_await timer.async_wait(asio::use_awaitable);
-  }
+  // 4.
+  co_await finish_.wait_for_progress(id);
+  const bool uploading = !files.empty();
   auto sent = co_await discord_.edit_original_response(target.application_id, target.token,
-                                                       std::move(job->message), std::move(files));
-  if (sent) co_return done(id, "delivered", 200, "delivered");
-  const Error& error = sent.error();
+                                                       job->message, std::move(files));
+  if (!sent && uploading && discord::refused_status(sent.error()) == 413 && !job->url.empty()) {
+    log->warn("reply to interaction {}: Discord found the file too large, link instead: {}", id,
+              sent.error().message);
+    linked = true;
+    sent = co_await discord_.edit_original_response(target.application_id, target.token,
+                                                    link_form(*job));
+  }
+  if (sent) co_return finish_.done(target, linked ? "delivered_link" : "delivered", "delivered");
+  co_return co_await refused(target, std::move(sent.error()));
+}
+
+asio::awaitable<net::Response> ReplyWorker::refused(DiscordTarget target, Error error) {
+  auto log = core::logger("bot");
+  const std::string& id = target.interaction_id;
   switch (error.kind) {
     case ErrorKind::kNotFound:
     case ErrorKind::kUnauthenticated:
       log->warn("reply to interaction {} dropped: Discord no longer knows its token ({})", id,
                 error.message);
-      co_return done(id, "token_invalid", 200, "dropped: the interaction token is not valid");
+      co_return finish_.done(target, "token_invalid",
+                             "dropped: the interaction token is not valid");
     case ErrorKind::kInvalidArgument:
     case ErrorKind::kPermissionDenied:
-      log->error("reply to interaction {} dropped: Discord refused it: {}", id, error.message);
-      co_return done(id, "rejected", 200, "dropped: Discord refused the message");
+      log->error("reply to interaction {}: Discord refused it: {}", id, error.message);
+      if (discord::refused_status(error) == 413) {
+        co_return co_await finish_.fail(std::move(target), Failure::kTooLarge, "too_large");
+      }
+      co_return co_await finish_.fail(std::move(target), Failure::kRefused, "rejected");
     default:
-      log->warn("reply to interaction {} failed, the queue will retry: {}", id, error.message);
-      co_return net::Response::json_error(503, error.message);
+      break;
   }
+  if (finish_.past_give_up(target)) {
+    log->warn("reply to interaction {} failed past the give-up point: {}", id, error.message);
+    co_return co_await finish_.fail(std::move(target), Failure::kTookTooLong, "gave_up");
+  }
+  log->warn("reply to interaction {} failed, the queue will retry: {}", id, error.message);
+  co_return net::Response::json_error(503, "Discord is unavailable");
 }
 
 }  // namespace mando::bot

@@ -2,49 +2,53 @@
 // Worker route `reply-discord` (queue reply-discord): edits an interaction's original response
 // into the finished message, the image uploaded from the blob store as an attachment.
 //
-// What the queue gets back decides what happens next (Cloud Tasks retries every non-2xx):
-//   200  delivered; or dropped for good, with a log line and a count in
-//        mando_discord_replies_total{outcome}: the token expired (15 minutes after the
-//        interaction; checked before sending), Discord says the token or message is gone (401,
-//        404), Discord refused the message (other 4xx), or the image is no longer stored;
-//   400  the task body is malformed (retried, then kept as a dead letter to inspect);
-//   503  Discord or the blob store failed for now (5xx and transport errors after the REST
-//        client's own retries): the queue retries with backoff.
-// Delivering twice is harmless: a PATCH of the same message with the same content.
+// One attempt (finisher.hpp has the timeline and the failure lines):
+//   1. The token expired (10 s before its 15 minutes): dropped, nothing sent.
+//   2. Past [bot] give_up_after: "this took too long" instead of the picture.
+//   3. The file is read from the blob store. Gone: "the picture was lost". Unavailable: 503.
+//      Larger than the interaction's attachment_size_limit: the message shows the blob's link
+//      instead, saying why (or, without a link, "too large"); nothing over the limit is sent.
+//   4. PATCH @original. Discord answers
+//        2xx       delivered;
+//        413       the file after all: once more in the link form, as in 3;
+//        401, 404  the token or message is gone: dropped;
+//        other 4xx refused (AutoMod's 400 code 200000, ...): "Discord refused the picture";
+//        5xx, transport errors, 429s beyond the REST client's retries: 503, the queue retries;
+//                  past the give-up point, one failure line instead (step 2).
+// What the queue gets back: 200 for every end (counted in mando_discord_replies_total{outcome}:
+// delivered, delivered_link, gave_up, rejected, blob_missing, too_large, token_expired,
+// token_invalid, notice_refused), 400 for a malformed body (retried, then kept as a dead letter),
+// 503 to be retried. Delivering twice is harmless: a PATCH of the same message.
 
 #include <boost/asio/awaitable.hpp>
 
-#include "bot/job_tracker.hpp"
-#include "core/metrics.hpp"
+#include "bot/finisher.hpp"
 #include "discord/rest_client.hpp"
 #include "net/http_message.hpp"
 #include "storage/blob_store.hpp"
 
 namespace mando::bot {
 
-// mando_discord_replies_total{outcome}: every reply delivered or dropped, by whichever worker
-// dropped it (generate-image drops jobs whose token expired before the render).
-core::Family<core::Counter>& reply_outcomes(core::MetricsRegistry& metrics);
+struct ReplyJob;
+
+// The message of `job` turned to show its file from `job.url` rather than as an upload, saying
+// why. Every reference to attachment://FILENAME becomes the URL.
+boost::json::object link_form(const ReplyJob& job);
 
 class ReplyWorker {
  public:
-  // Everything must outlive the worker. `now` is the system clock unless a test sets it.
-  ReplyWorker(discord::RestClient& discord, storage::BlobStore& blobs, JobTracker& jobs,
-              core::MetricsRegistry& metrics,
-              std::function<std::chrono::system_clock::time_point()> now = {});
+  // Everything must outlive the worker.
+  ReplyWorker(discord::RestClient& discord, storage::BlobStore& blobs, Finisher& finish);
 
   boost::asio::awaitable<net::Response> handle(net::Request request);
 
  private:
-  // Counts the outcome, finishes the job and answers the queue.
-  net::Response done(const std::string& job_id, std::string_view outcome, int status,
-                     std::string_view message);
+  // Step 4's answer to an edit that failed.
+  boost::asio::awaitable<net::Response> refused(DiscordTarget target, Error error);
 
   discord::RestClient& discord_;
   storage::BlobStore& blobs_;
-  JobTracker& jobs_;
-  core::Family<core::Counter>& replies_;
-  std::function<std::chrono::system_clock::time_point()> now_;
+  Finisher& finish_;
 };
 
 }  // namespace mando::bot
