@@ -9,6 +9,8 @@
 #include "app/cli.hpp"
 #include "bot/bot.hpp"
 #include "discord/commands_sync.hpp"
+#include "discord/rate_limiter.hpp"
+#include "discord/rest_client.hpp"
 
 namespace mando::app {
 namespace {
@@ -41,19 +43,26 @@ int sync(const SyncFlags& flags) {
     fmt::print(stderr, "mando: {}\n", registry.error().message);
     return 1;
   }
-  discord::SyncOptions options;
-  options.api_base_url = discord.api_base_url;
-  options.application_id = discord.application_id;
-  options.bot_token = discord.bot_token;
-  if (!flags.guild.empty()) options.guild_id = flags.guild;
-  options.dry_run = flags.dry_run;
+  discord::SyncTarget target;
+  target.application_id = discord.application_id;
+  if (!flags.guild.empty()) target.guild_id = flags.guild;
+  target.dry_run = flags.dry_run;
 
+  // The same REST client as the workers': the calls wait for Discord's rate limits and wait
+  // out 429s instead of failing on the first one.
   asio::io_context ioc;
-  net::HttpClient client(ioc.get_executor());
-  auto future = asio::co_spawn(
-      ioc, discord::sync_commands(client, options, registry->commands_json()), asio::use_future);
-  ioc.run();
-  auto report = future.get();
+  Result<discord::SyncReport> report = fail(ErrorKind::kInternal, "commands sync did not run");
+  {
+    net::HttpClient http(ioc.get_executor());
+    discord::InMemoryRateLimiter limiter;
+    discord::RestClient rest(http, limiter, discord::RestClientOptions::from(discord));
+    auto future = asio::co_spawn(
+        ioc, discord::sync_commands(rest, target, registry->commands_json()), asio::use_future);
+    ioc.run();
+    report = future.get();
+  }
+  ioc.restart();
+  ioc.run();  // the HTTP client's posted cleanup
   if (!report) {
     fmt::print(stderr, "mando: commands sync: {}\n", report.error().message);
     return 1;

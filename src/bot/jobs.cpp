@@ -11,15 +11,6 @@ namespace mando::bot {
 namespace json = boost::json;
 using std::chrono::system_clock;
 
-std::optional<system_clock::time_point> snowflake_time(std::string_view id) {
-  constexpr std::int64_t kDiscordEpochMs = 1420070400000;
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
-  if (ec != std::errc() || end != id.data() + id.size() || id.empty()) return std::nullopt;
-  const auto ms = static_cast<std::int64_t>(value >> 22) + kDiscordEpochMs;
-  return system_clock::time_point(std::chrono::milliseconds(ms));
-}
-
 std::uint64_t DiscordTarget::upload_limit() const {
   return attachment_size_limit > 0 ? attachment_size_limit : kDefaultAttachmentSizeLimit;
 }

@@ -18,6 +18,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/error.hpp"
+#include "discord/snowflake.hpp"
 
 namespace mando::bot {
 
@@ -28,7 +29,7 @@ inline constexpr std::uint64_t kDefaultAttachmentSizeLimit = 10 * 1024 * 1024;
 
 // The creation time of a Discord snowflake: its top 42 bits are milliseconds since 2015-01-01.
 // nullopt for text that is not a snowflake.
-std::optional<std::chrono::system_clock::time_point> snowflake_time(std::string_view id);
+using discord::snowflake_time;
 
 // Who to answer: the interaction whose deferred response a worker completes.
 struct DiscordTarget {

@@ -4,13 +4,10 @@
 #include <utility>
 
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include "core/log.hpp"
-#include "discord/api_error.hpp"
 
 namespace mando::discord {
 namespace {
@@ -20,11 +17,6 @@ namespace json = boost::json;
 const std::shared_ptr<spdlog::logger>& module_log() {
   static const auto logger = core::logger("discord");
   return logger;
-}
-
-bool is_snowflake(std::string_view s) {
-  return !s.empty() && s.size() <= 20 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,50 +116,6 @@ std::int64_t command_type(const json::object& c) {
   return type != nullptr && type->is_int64() ? type->get_int64() : 1;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Errors from Discord.
-
-Error discord_error(std::string_view what, const net::ClientResponse& response) {
-  boost::system::error_code ec;
-  json::value body = json::parse(response.body, ec);
-  const json::object* o = !ec && body.is_object() ? &body.get_object() : nullptr;
-
-  const std::string detail = error_detail(response.body);
-
-  if (response.status == 429) {
-    std::string retry_after;
-    if (o != nullptr) {
-      if (const json::value* r = find(*o, "retry_after"); r != nullptr && r->is_number()) {
-        retry_after = fmt::format("{}", r->to_number<double>(ec));
-      }
-    }
-    if (retry_after.empty()) {
-      if (auto header = response.headers.get("Retry-After")) retry_after = std::string(*header);
-    }
-    return Error{
-        ErrorKind::kResourceExhausted,
-        fmt::format("discord: {}: HTTP 429 rate limited, retry_after={}s{}", what,
-                    retry_after.empty() ? "?" : retry_after, detail.empty() ? "" : ": " + detail)};
-  }
-  return Error{net::error_kind_for_status(response.status),
-               fmt::format("discord: {}: HTTP {}{}", what, response.status,
-                           detail.empty() ? "" : " " + detail)};
-}
-
-net::ClientRequest make_request(const SyncOptions& options, std::string method, std::string url) {
-  net::ClientRequest request;
-  request.method = std::move(method);
-  request.url = std::move(url);
-  request.headers.set("Authorization", "Bot " + options.bot_token);
-  request.headers.set("User-Agent", options.user_agent);
-  request.headers.set("Accept", "application/json");
-  request.timeout = options.timeout;
-  request.connect_timeout = std::min(options.timeout, request.connect_timeout);
-  return request;
-}
-
-bool is_2xx(int status) { return status >= 200 && status < 300; }
-
 }  // namespace
 
 SyncReport diff_commands(const json::array& registered, const json::array& desired) {
@@ -204,72 +152,51 @@ SyncReport diff_commands(const json::array& registered, const json::array& desir
   return report;
 }
 
-boost::asio::awaitable<Result<SyncReport>> sync_commands(net::HttpClient& client,
-                                                         SyncOptions options,
-                                                         boost::json::array desired) {
-  if (!is_snowflake(options.application_id)) {
-    co_return fail(ErrorKind::kInvalidArgument,
-                   "discord: application_id must be a snowflake (a string of digits)");
-  }
-  if (options.guild_id && !is_snowflake(*options.guild_id)) {
-    co_return fail(ErrorKind::kInvalidArgument,
-                   "discord: guild_id must be a snowflake (a string of digits)");
-  }
-  if (options.bot_token.empty() || options.bot_token.find_first_of("\r\n") != std::string::npos) {
-    co_return fail(ErrorKind::kInvalidArgument, "discord: the bot token is empty or malformed");
-  }
+boost::asio::awaitable<Result<SyncReport>> sync_commands(RestClient& rest, SyncTarget target,
+                                                         json::array desired) {
   for (std::size_t i = 0; i < desired.size(); ++i) {
     if (!desired[i].is_object() || command_name(desired[i].get_object()).empty()) {
       co_return fail(ErrorKind::kInvalidArgument,
                      fmt::format("discord: desired command [{}] must be an object with a name", i));
     }
   }
-  std::string base = options.api_base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  const std::string path = options.guild_id
-                               ? fmt::format("/applications/{}/guilds/{}/commands",
-                                             options.application_id, *options.guild_id)
-                               : fmt::format("/applications/{}/commands", options.application_id);
 
   // 1. What is registered now.
-  // Requests are named locals, never temporaries inside co_await (g++ 12 coroutine bugs).
-  net::ClientRequest get = make_request(options, "GET", base + path);
-  auto current = co_await client.send(std::move(get));
-  if (!current) {
-    co_return fail(current.error().kind,
-                   fmt::format("discord: GET {}: {}", path, current.error().message));
-  }
-  if (!is_2xx(current->status)) {
-    co_return tl::unexpected(discord_error(fmt::format("GET {}", path), *current));
-  }
-  boost::system::error_code ec;
-  json::value registered = json::parse(current->body, ec);
-  if (ec || !registered.is_array()) {
+  Result<json::value> registered =
+      co_await rest.get_application_commands(target.application_id, target.guild_id);
+  if (!registered) co_return tl::unexpected(std::move(registered.error()));
+  if (!registered->is_array()) {
     co_return fail(ErrorKind::kUnavailable,
-                   fmt::format("discord: GET {}: expected a JSON array of commands", path));
+                   "discord: the registered commands are not a JSON array");
   }
 
   // 2. The comparison.
-  SyncReport report = diff_commands(registered.get_array(), desired);
-  if (options.dry_run) co_return report;
+  SyncReport report = diff_commands(registered->get_array(), desired);
+  if (target.dry_run) co_return report;
 
   // 3. The bulk overwrite.
-  auto put = make_request(options, "PUT", base + path);
-  put.headers.set("Content-Type", "application/json");
-  put.body = json::serialize(desired);
-  auto written = co_await client.send(std::move(put));
-  if (!written) {
-    co_return fail(written.error().kind,
-                   fmt::format("discord: PUT {}: {}", path, written.error().message));
-  }
-  if (!is_2xx(written->status)) {
-    co_return tl::unexpected(discord_error(fmt::format("PUT {}", path), *written));
-  }
+  Result<json::value> written = co_await rest.overwrite_application_commands(
+      target.application_id, target.guild_id, std::move(desired));
+  if (!written) co_return tl::unexpected(std::move(written.error()));
 
   module_log()->info("commands synced scope={} added={} changed={} removed={} unchanged={}",
-                     options.guild_id ? "guild:" + *options.guild_id : std::string("global"),
+                     target.guild_id ? "guild:" + *target.guild_id : std::string("global"),
                      report.added.size(), report.changed.size(), report.removed.size(),
                      report.unchanged.size());
+  co_return report;
+}
+
+boost::asio::awaitable<Result<SyncReport>> sync_commands(net::HttpClient& client,
+                                                         SyncOptions options, json::array desired) {
+  RestClientOptions rest_options;
+  rest_options.api_base_url = options.api_base_url;
+  rest_options.bot_token = options.bot_token;
+  rest_options.user_agent = options.user_agent;
+  rest_options.timeout = options.timeout;
+  InMemoryRateLimiter limiter;
+  RestClient rest(client, limiter, std::move(rest_options));
+  SyncTarget target = options;
+  Result<SyncReport> report = co_await sync_commands(rest, std::move(target), std::move(desired));
   co_return report;
 }
 

@@ -1,6 +1,7 @@
 #include "discord/commands_sync.hpp"
 
 #include <mutex>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,8 +28,9 @@ struct Recorded {
   std::string body;
 };
 
-// A fake Discord REST API on 127.0.0.1:0: GET answers `registered`, PUT answers `put_status`
-// (echoing the body on success, like Discord); every request is recorded.
+// A fake Discord REST API on 127.0.0.1:0: GET answers `registered`, PUT echoes the body like
+// Discord; either can be made to fail, for a number of requests or for good. Every request is
+// recorded.
 class FakeDiscord {
  public:
   FakeDiscord() {
@@ -47,15 +49,14 @@ class FakeDiscord {
     std::lock_guard lock(mutex_);
     registered_ = std::move(body);
   }
-  void fail_get(int status, std::string body) {
+  // The next `times` GETs (or PUTs) answer `status` with `body`; times < 0: all of them.
+  void fail_get(int status, std::string body, int times = -1) {
     std::lock_guard lock(mutex_);
-    get_status_ = status;
-    registered_ = std::move(body);
+    get_failure_ = {status, std::move(body), times};
   }
-  void fail_put(int status, std::string body) {
+  void fail_put(int status, std::string body, int times = -1) {
     std::lock_guard lock(mutex_);
-    put_status_ = status;
-    put_body_ = std::move(body);
+    put_failure_ = {status, std::move(body), times};
   }
   std::vector<Recorded> requests() const {
     std::lock_guard lock(mutex_);
@@ -63,38 +64,36 @@ class FakeDiscord {
   }
 
  private:
+  struct Failure {
+    int status = 0;
+    std::string body;
+    int times = 0;
+  };
+
+  static std::optional<net::Response> failure(Failure& f) {
+    if (f.times == 0) return std::nullopt;
+    if (f.times > 0) --f.times;
+    net::Response response = net::Response::json(f.status, f.body);
+    if (f.status == 429) response.headers.set("X-RateLimit-Scope", "user");
+    return response;
+  }
+
   asio::awaitable<net::Response> handle(net::Request request) {
     std::lock_guard lock(mutex_);
     requests_.push_back({request.method, request.target, request.headers, request.body});
-    if (request.method == "GET") co_return net::Response::json(get_status_, registered_);
-    if (put_status_ != 200) co_return net::Response::json(put_status_, put_body_);
-    co_return net::Response::json(200, request.body);
+    const bool get = request.method == "GET";
+    if (auto failed = failure(get ? get_failure_ : put_failure_)) co_return std::move(*failed);
+    co_return net::Response::json(200, get ? registered_ : request.body);
   }
 
   mutable std::mutex mutex_;
   std::string registered_ = "[]";
-  int get_status_ = 200;
-  int put_status_ = 200;
-  std::string put_body_;
+  Failure get_failure_;
+  Failure put_failure_;
   std::vector<Recorded> requests_;
 
   std::unique_ptr<testing::LoopbackServer> server_;  // last: it stops before the state it uses
 };
-
-Result<SyncReport> sync(SyncOptions options, json::array desired) {
-  asio::io_context ioc;
-  Result<SyncReport> result = fail(ErrorKind::kInternal, "not run");
-  {
-    net::HttpClient client(ioc.get_executor());
-    auto future = asio::co_spawn(ioc, sync_commands(client, std::move(options), std::move(desired)),
-                                 asio::use_future);
-    ioc.run();
-    result = future.get();
-  }
-  ioc.restart();
-  ioc.run();  // the client's posted cleanup
-  return result;
-}
 
 SyncOptions options_for(const FakeDiscord& discord) {
   SyncOptions options;
@@ -103,6 +102,51 @@ SyncOptions options_for(const FakeDiscord& discord) {
   options.bot_token = std::string(kToken);
   options.timeout = 10s;
   return options;
+}
+
+// The client `mando commands sync` uses, with short backoffs and the given max_wait.
+RestClientOptions rest_options(const SyncOptions& options, std::chrono::milliseconds max_wait) {
+  RestClientOptions rest;
+  rest.api_base_url = options.api_base_url;
+  rest.bot_token = options.bot_token;
+  rest.timeout = options.timeout;
+  rest.backoff_base = 10ms;
+  rest.backoff_max = 20ms;
+  rest.max_wait = max_wait;
+  return rest;
+}
+
+asio::awaitable<Result<SyncReport>> sync_through_rest(net::HttpClient* http,
+                                                      RestClientOptions options, SyncTarget target,
+                                                      json::array desired) {
+  InMemoryRateLimiter limiter;
+  RestClient rest(*http, limiter, std::move(options));
+  Result<SyncReport> report = co_await sync_commands(rest, std::move(target), std::move(desired));
+  co_return report;
+}
+
+// Runs `start(http)` to completion on a fresh io_context with a real HttpClient.
+template <typename Start>
+Result<SyncReport> run_sync(Start start) {
+  asio::io_context ioc;
+  Result<SyncReport> result = fail(ErrorKind::kInternal, "not run");
+  {
+    net::HttpClient http(ioc.get_executor());
+    auto future = asio::co_spawn(ioc, start(http), asio::use_future);
+    ioc.run();
+    result = future.get();
+  }
+  ioc.restart();
+  ioc.run();  // the client's posted cleanup
+  return result;
+}
+
+// One sync through a RestClient, as `mando commands sync` does it.
+Result<SyncReport> sync(SyncOptions options, json::array desired,
+                        std::chrono::milliseconds max_wait = 5s) {
+  return run_sync([&](net::HttpClient& http) {
+    return sync_through_rest(&http, rest_options(options, max_wait), options, std::move(desired));
+  });
 }
 
 // What Discord answers for registered commands: ids, versions, defaults and nulls we never send.
@@ -204,16 +248,42 @@ TEST(CommandsSync, FieldErrorsAreListed) {
             "0.name: Command name is invalid");
 }
 
-TEST(CommandsSync, RateLimitsMentionRetryAfter) {
+TEST(CommandsSync, TooManyRequestsAndServerErrorsAreWaitedOut) {
+  FakeDiscord discord;
+  discord.set_registered(kRegistered);
+  discord.fail_get(
+      429, R"({"message":"You are being rate limited.","retry_after":0.01,"global":false})", 1);
+  discord.fail_put(502, "bad gateway", 1);
+  auto report = sync(options_for(discord), json::parse(kDesired).as_array());
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->added, (std::vector<std::string>{"transform"}));
+  std::vector<std::string> methods;
+  for (const Recorded& r : discord.requests()) methods.push_back(r.method);
+  EXPECT_EQ(methods, (std::vector<std::string>{"GET", "GET", "PUT", "PUT"}));
+}
+
+TEST(CommandsSync, RateLimitBeyondMaxWaitFailsNamingTheWait) {
   FakeDiscord discord;
   discord.fail_get(429,
                    R"({"message":"You are being rate limited.","retry_after":1.5,"global":false})");
-  auto report = sync(options_for(discord), json::parse(kDesired).as_array());
+  auto report = sync(options_for(discord), json::parse(kDesired).as_array(), 1s);
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().kind, ErrorKind::kResourceExhausted);
-  EXPECT_NE(report.error().message.find("retry_after=1.5s"), std::string::npos)
+  EXPECT_NE(report.error().message.find("rate limited: the next request may go in 1"),
+            std::string::npos)
       << report.error().message;
-  EXPECT_EQ(discord.requests().size(), 1u);  // no PUT after a failed GET
+  EXPECT_EQ(discord.requests().size(), 1u);  // not sent into the limit again, and no PUT
+}
+
+TEST(CommandsSync, OneShotFormOverAnHttpClient) {
+  FakeDiscord discord;
+  discord.set_registered(kRegistered);
+  auto report = run_sync([&](net::HttpClient& http) {
+    return sync_commands(http, options_for(discord), json::parse(kDesired).as_array());
+  });
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->removed, (std::vector<std::string>{"legacy"}));
+  EXPECT_EQ(discord.requests().size(), 2u);
 }
 
 TEST(CommandsSync, BadTokenIsUnauthenticated) {

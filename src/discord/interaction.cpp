@@ -9,6 +9,8 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "discord/snowflake.hpp"
+
 namespace mando::discord {
 namespace {
 
@@ -29,14 +31,6 @@ std::string join(std::string_view prefix, std::string_view key) {
 const json::value* find(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && !v->is_null() ? v : nullptr;
-}
-
-bool is_snowflake(std::string_view s) {
-  if (s.empty() || s.size() > 20) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
 }
 
 Result<std::optional<std::string>> optional_string(const json::object& o, std::string_view key,

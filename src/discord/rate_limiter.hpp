@@ -1,84 +1,70 @@
 #pragma once
-// Discord's REST rate limits, as pure logic: no clock reads, no sleeping, no I/O.
+// Waiting for Discord's REST rate limits: a queue per bucket, served in order.
 //
-// How a request goes through a limiter:
-//   1. The caller turns method and path into a RouteKey (route_key()): the route template
-//      ("PATCH /webhooks/{id}/{token}/messages/{id}"), the top-level resource it belongs to
-//      ("webhooks/ID/TOKEN", "channels/ID", "guilds/ID", or empty) and whether the route is
-//      exempt from the global limit (interaction callbacks and webhooks with a token).
-//   2. acquire(route, now) answers how long to wait: zero means go (and reserves one request
-//      of the bucket and of the global limit); anything else means "ask again after that long".
-//      It refuses (kResourceExhausted) when the invalid-request brake is on and the request is
-//      not essential.
-//   3. After the response, update(route, headers, status, now) teaches the limiter:
-//      X-RateLimit-Bucket maps the route template to a bucket hash, and the bucket of
-//      (hash, resource) takes Limit, Remaining and Reset-After. Routes Discord has not named a
-//      bucket for yet have a bucket of their own, keyed by template and resource.
-//   4. A 429 blocks its bucket for retry_after (body) or Retry-After (header); a global 429
-//      (X-RateLimit-Global or X-RateLimit-Scope: global) blocks every request.
-//   5. 401, 403 and 429 (except scope "shared", which another bot caused) are invalid
-//      requests: Discord bans an IP that sends 10,000 of them in 10 minutes. They are counted
-//      in a sliding 10-minute window; from brake_threshold (5,000 by default) on, the limiter
-//      refuses non-essential requests, spaces essential ones out, and logs an error once per
-//      episode.
+// The life of one request (the protocol itself is in rate_limit_protocol.hpp):
+//   1. acquire(route) queues it behind the requests of its bucket, first come first served.
+//      A bucket is (hash, top-level resource); while Discord has not named the hash of a route,
+//      the route has a provisional bucket of its own, keyed by its template and resource.
+//   2. At the head of the queue the request holds its bucket's turn: no other request of the
+//      bucket is in flight until it lets go. So a bucket Discord has not described yet is
+//      discovered by one request while the rest wait for its headers, and two edits of the same
+//      message reach Discord in the order they were asked for.
+//   3. Holding the turn, it waits for the time-based limits: the bucket's reset when Remaining
+//      is 0 (the reset Discord named; refills then follow its window), a 429's retry_after, the
+//      global window (at most global_per_second bot-route requests in any second, a sliding
+//      window over their send times), and the invalid-request brake. Then one request is
+//      reserved and acquire() answers a permit. A wait that would end more than max_wait after
+//      the call fails instead; the queue wait before it is bounded by the requests ahead, each
+//      bounded the same way.
+//   4. The caller sends, and hands every response to permit.update(): X-RateLimit-Bucket maps
+//      the route to its hash (the waiters of its provisional bucket move to the real one, in
+//      order), Limit, Remaining and Reset-After describe the bucket, and a 429 blocks it (or,
+//      global, every route of its kind) for retry_after.
+//   5. To send again (after a 429 or a 5xx) the caller awaits permit.ready(), which waits as in
+//      3 without giving up the turn: a retried request is never overtaken by a later one.
+//   6. Destroying the permit gives the turn to the next request of the bucket.
+//   7. 401, 403 and 429 (except scope shared) are counted in a sliding 10-minute window; from
+//      brake_threshold (5,000; Discord bans at 10,000) on, non-essential requests are refused
+//      and essential ones (replies to users) spaced out, with one error log per episode.
 //
 // RateLimiter is the seam: InMemoryRateLimiter serves one process; a limiter shared by many
-// processes (Redis, the task queue) can be plugged in behind the same interface later.
-// Thread-safety: InMemoryRateLimiter may be called from any thread.
+// processes (through the database) can be plugged in behind the same interface later.
+// Thread-safety: InMemoryRateLimiter and its permits may be used from any thread; a waiter
+// resumes on its own executor. The clock must outlive every permit and pending acquire(); the
+// limiter need not (its state is shared with them, so an io_context torn down after the
+// limiter is safe). A coroutine destroyed while queued leaves the queue, or passes on the turn
+// it was given.
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <string_view>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
 
 #include "core/error.hpp"
-#include "net/http_message.hpp"
+#include "discord/clock.hpp"
+#include "discord/rate_limit_protocol.hpp"
 
 namespace mando::discord {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
-using SteadyDuration = std::chrono::steady_clock::duration;
-
-struct RouteKey {
-  std::string route;     // method and path template: "PATCH /webhooks/{id}/{token}/messages/{id}"
-  std::string resource;  // top-level resource: "webhooks/ID/TOKEN", "channels/ID", or empty
-  bool global_exempt = false;  // interaction and webhook routes do not count to the global limit
-  bool essential = false;      // still allowed (spaced out) while the invalid-request brake is on
-  bool needs_authorization = true;  // false for routes authenticated by their token
-};
-
-// The RouteKey of `path` (relative to the API base, with or without a query string). Webhook
-// and interaction routes with a token are exempt from the global limit, need no bot token and
-// are essential (they are replies to users, whose tokens expire).
-RouteKey route_key(std::string_view method, std::string_view path);
-
-// What a response says about rate limits.
-struct RateLimitHeaders {
-  std::optional<long> limit;          // X-RateLimit-Limit
-  std::optional<long> remaining;      // X-RateLimit-Remaining
-  std::optional<double> reset_after;  // X-RateLimit-Reset-After, seconds
-  std::optional<std::string> bucket;  // X-RateLimit-Bucket
-  std::optional<std::string> scope;   // X-RateLimit-Scope: user, global or shared
-  bool global = false;                // X-RateLimit-Global: true
-  std::optional<double> retry_after;  // a 429's body retry_after, else its Retry-After header
-
-  // Malformed values are ignored, never an error: the headers come from the outside world.
-  static RateLimitHeaders parse(const net::Headers& headers, std::string_view body);
+// One request's turn at the head of its bucket, from acquire() until it is destroyed.
+class RateLimitPermit {
+ public:
+  virtual ~RateLimitPermit() = default;  // the next request of the bucket goes
+  // What the response to a send said: every response, whatever its status.
+  virtual void update(const RateLimitHeaders& headers, int status) = 0;
+  // Waits until the request may be sent again, keeping the turn, and reserves it. Errors as
+  // RateLimiter::acquire().
+  virtual boost::asio::awaitable<Result<void>> ready() = 0;
 };
 
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
-  // Zero: go (one request is reserved). Positive: ask again after that long.
-  // kResourceExhausted: refused by the invalid-request brake.
-  virtual Result<SteadyDuration> acquire(const RouteKey& route, SteadyTime now) = 0;
-  // Every response of a request that acquire() let go, whatever its status.
-  virtual void update(const RouteKey& route, const RateLimitHeaders& headers, int status,
-                      SteadyTime now) = 0;
+  // Steps 1-3. kResourceExhausted: refused by the invalid-request brake, or the wait would end
+  // more than `max_wait` after the call.
+  virtual boost::asio::awaitable<Result<std::unique_ptr<RateLimitPermit>>> acquire(
+      RouteKey route, SteadyDuration max_wait) = 0;
 };
 
 struct RateLimiterOptions {
@@ -92,38 +78,22 @@ struct RateLimiterOptions {
 
 class InMemoryRateLimiter final : public RateLimiter {
  public:
-  explicit InMemoryRateLimiter(RateLimiterOptions options = {});
+  explicit InMemoryRateLimiter(RateLimiterOptions options = {}, Clock& clock = steady_clock());
+  ~InMemoryRateLimiter() override;
 
-  Result<SteadyDuration> acquire(const RouteKey& route, SteadyTime now) override;
-  void update(const RouteKey& route, const RateLimitHeaders& headers, int status,
-              SteadyTime now) override;
+  boost::asio::awaitable<Result<std::unique_ptr<RateLimitPermit>>> acquire(
+      RouteKey route, SteadyDuration max_wait) override;
 
-  // Invalid requests in the current window (for metrics and tests).
-  std::size_t invalid_requests(SteadyTime now);
-  bool braking(SteadyTime now);
+  // For metrics and tests.
+  std::size_t invalid_requests();  // in the current window
+  bool braking();
+  std::size_t queued();  // requests waiting for a turn, in every bucket
 
  private:
-  struct Bucket {
-    long limit = 1;
-    long remaining = 1;
-    SteadyTime reset_at{};
-    SteadyDuration window{};     // the last Reset-After: the next reset when we refill ourselves
-    SteadyTime blocked_until{};  // a 429
-  };
-
-  std::string bucket_key(const RouteKey& route) const;
-  void prune_invalid(SteadyTime now);
-
-  const RateLimiterOptions options_;
-  std::mutex mutex_;
-  std::map<std::string, std::string> route_to_bucket_;
-  std::map<std::string, Bucket> buckets_;
-  SteadyTime global_window_start_{};
-  int global_count_ = 0;
-  SteadyTime global_blocked_until_{};
-  std::deque<SteadyTime> invalid_;
-  bool brake_logged_ = false;
-  SteadyTime brake_next_{};
+  struct State;  // shared with permits and waiters, so it outlives a limiter destroyed first
+  class Permit;
+  class QueueGuard;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace mando::discord

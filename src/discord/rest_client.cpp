@@ -5,15 +5,13 @@
 #include <optional>
 #include <utility>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "core/log.hpp"
 #include "discord/api_error.hpp"
+#include "discord/snowflake.hpp"
 
 namespace mando::discord {
 namespace {
@@ -26,14 +24,25 @@ const std::shared_ptr<spdlog::logger>& module_log() {
   return logger;
 }
 
+// refused_status() reads an error's HTTP status back after this mark.
 constexpr std::string_view kStatusMark = ": HTTP ";
 
-// The route for messages: the template, never the token-bearing path. refused_status() reads the
-// status back from kStatusMark.
-Error status_error(const RouteKey& route, const RestResponse& response) {
-  std::string message = fmt::format("discord: {}{}{}", route.route, kStatusMark, response.status);
+// How messages and logs name a request: bot routes by method and path (ids are no secret),
+// token routes by their template, never by the token-bearing path.
+std::string describe(const RouteKey& route, std::string_view method, std::string_view path) {
+  if (!route.needs_authorization) return route.route;
+  return fmt::format("{} {}", method, path.substr(0, path.find('?')));
+}
+
+Error status_error(std::string_view what, const RouteKey& route, const RestResponse& response) {
+  std::string message = fmt::format("discord: {}{}{}", what, kStatusMark, response.status);
   if (const std::string detail = error_detail(response.body); !detail.empty()) {
     message += " " + detail;
+  }
+  if (response.status == 429) {
+    const RateLimitHeaders limits = RateLimitHeaders::parse(response.headers, response.body);
+    message += limits.retry_after ? fmt::format(" (retry_after={}s)", *limits.retry_after)
+                                  : std::string(" (retry_after unknown)");
   }
   if (!route.needs_authorization && (response.status == 404 || response.status == 401)) {
     message += " (interaction token expired or message gone; not retried)";
@@ -43,14 +52,11 @@ Error status_error(const RouteKey& route, const RestResponse& response) {
 
 // The id is a snowflake; the token goes into a path, so it must stay one segment.
 std::optional<Error> check_webhook(std::string_view application_id, std::string_view token) {
-  const bool id_ok = !application_id.empty() && application_id.size() <= 20 &&
-                     std::all_of(application_id.begin(), application_id.end(),
-                                 [](char c) { return c >= '0' && c <= '9'; });
   const bool token_ok = !token.empty() && std::all_of(token.begin(), token.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
            c == '_' || c == '.';
   });
-  if (id_ok && token_ok) return std::nullopt;
+  if (is_snowflake(application_id) && token_ok) return std::nullopt;
   return Error{ErrorKind::kInvalidArgument,
                "discord: the application id must be a snowflake and the interaction token one "
                "path segment"};
@@ -74,12 +80,6 @@ std::chrono::milliseconds backoff(const RestClientOptions& options, int retry) {
   return std::min(delay, options.backoff_max);
 }
 
-asio::awaitable<void> sleep_for(SteadyDuration duration) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(duration);
-  co_await timer.async_wait(asio::use_awaitable);
-}
-
 }  // namespace
 
 int refused_status(const Error& error) {
@@ -99,8 +99,9 @@ RestClientOptions RestClientOptions::from(const core::DiscordConfig& config) {
   return options;
 }
 
-RestClient::RestClient(net::HttpClient& http, RateLimiter& limiter, RestClientOptions options)
-    : http_(http), limiter_(limiter), options_(std::move(options)) {
+RestClient::RestClient(net::HttpClient& http, RateLimiter& limiter, RestClientOptions options,
+                       Clock& clock)
+    : http_(http), limiter_(limiter), options_(std::move(options)), clock_(clock) {
   while (!options_.api_base_url.empty() && options_.api_base_url.back() == '/') {
     options_.api_base_url.pop_back();
   }
@@ -120,22 +121,20 @@ asio::awaitable<Result<RestResponse>> RestClient::request(std::string method, st
                    fmt::format("discord: {}: the bot token is empty or malformed", route.route));
   }
 
+  const std::string what = describe(route, method, path);
+
+  // 2. The limiter: the permit holds the bucket's turn until this request ends.
+  Result<std::unique_ptr<RateLimitPermit>> acquired =
+      co_await limiter_.acquire(route, options_.max_wait);
+  if (!acquired) co_return tl::unexpected(std::move(acquired.error()));
+  const std::unique_ptr<RateLimitPermit> permit = std::move(*acquired);
+
   int attempts = 0;
   int rate_limited = 0;
-  SteadyDuration waited{0};
   for (;;) {
-    // 2. The limiter.
-    for (;;) {
-      Result<SteadyDuration> wait = limiter_.acquire(route, std::chrono::steady_clock::now());
-      if (!wait) co_return tl::unexpected(wait.error());
-      if (*wait <= SteadyDuration::zero()) break;
-      if (waited + *wait > options_.max_wait) {
-        co_return fail(ErrorKind::kResourceExhausted,
-                       fmt::format("discord: {}: rate limited for longer than {} ms", route.route,
-                                   options_.max_wait.count()));
-      }
-      waited += *wait;
-      co_await sleep_for(*wait);
+    if (attempts > 0) {
+      Result<void> ready = co_await permit->ready();
+      if (!ready) co_return tl::unexpected(std::move(ready.error()));
     }
 
     // 3. The send.
@@ -169,11 +168,11 @@ asio::awaitable<Result<RestResponse>> RestClient::request(std::string method, st
       const std::string error_text = redact(sent.error().message, path);
       const bool retry = method != "POST" && attempts < options_.max_attempts;
       module_log()->warn("discord request failed route=\"{}\" attempt={} error=\"{}\" retry={}",
-                         route.route, attempts, error_text, retry);
+                         what, attempts, error_text, retry);
       if (!retry) {
-        co_return fail(sent.error().kind, fmt::format("discord: {}: {}", route.route, error_text));
+        co_return fail(sent.error().kind, fmt::format("discord: {}: {}", what, error_text));
       }
-      co_await sleep_for(backoff(options_, attempts));
+      co_await clock_.sleep_until(clock_.now() + backoff(options_, attempts));
       continue;
     }
 
@@ -181,33 +180,33 @@ asio::awaitable<Result<RestResponse>> RestClient::request(std::string method, st
     RestResponse response{sent->status, std::move(sent->headers), std::move(sent->body)};
     const RateLimitHeaders limits = RateLimitHeaders::parse(
         response.headers, response.status == 429 ? std::string_view(response.body) : "");
-    limiter_.update(route, limits, response.status, std::chrono::steady_clock::now());
+    permit->update(limits, response.status);
 
     if (is_2xx(response.status)) co_return response;
     if (response.status == 429) {
       if (++rate_limited > options_.max_rate_limit_retries) {
-        co_return tl::unexpected(status_error(route, response));
+        co_return tl::unexpected(status_error(what, route, response));
       }
       continue;  // the limiter now holds the bucket for retry_after
     }
     if (response.status >= 500 && attempts < options_.max_attempts) {
-      module_log()->warn("discord server error route=\"{}\" status={} attempt={}", route.route,
+      module_log()->warn("discord server error route=\"{}\" status={} attempt={}", what,
                          response.status, attempts);
-      co_await sleep_for(backoff(options_, attempts));
+      co_await clock_.sleep_until(clock_.now() + backoff(options_, attempts));
       continue;
     }
-    Error error = status_error(route, response);
-    module_log()->warn("discord request refused route=\"{}\" status={} error=\"{}\"", route.route,
+    Error error = status_error(what, route, response);
+    module_log()->warn("discord request refused route=\"{}\" status={} error=\"{}\"", what,
                        response.status, error.message);
     co_return tl::unexpected(std::move(error));
   }
 }
 
 asio::awaitable<Result<json::value>> RestClient::json_request(std::string method, std::string path,
-                                                              json::object payload,
+                                                              json::value payload,
                                                               std::vector<Attachment> files) {
-  std::string body = json::serialize(payload);
-  const RouteKey route = route_key(method, path);
+  std::string body = payload.is_null() ? std::string() : json::serialize(payload);
+  const std::string what = describe(route_key(method, path), method, path);
   Result<RestResponse> response =
       co_await request(std::move(method), std::move(path), std::move(body), std::move(files));
   if (!response) co_return tl::unexpected(response.error());
@@ -216,7 +215,7 @@ asio::awaitable<Result<json::value>> RestClient::json_request(std::string method
   json::value parsed = json::parse(response->body, ec);
   if (ec) {
     co_return fail(ErrorKind::kUnavailable,
-                   fmt::format("discord: {}: the response is not JSON", route.route));
+                   fmt::format("discord: {}: the response is not JSON", what));
   }
   co_return parsed;
 }
@@ -226,9 +225,36 @@ asio::awaitable<Result<json::value>> RestClient::webhook_request(
     json::object payload, std::vector<Attachment> files) {
   if (auto bad = check_webhook(application_id, token)) co_return tl::unexpected(std::move(*bad));
   std::string path = fmt::format("/webhooks/{}/{}{}", application_id, token, suffix);
-  Result<json::value> result = co_await json_request(std::move(method), std::move(path),
-                                                     std::move(payload), std::move(files));
+  json::value body(std::move(payload));
+  Result<json::value> result =
+      co_await json_request(std::move(method), std::move(path), std::move(body), std::move(files));
   co_return result;
+}
+
+asio::awaitable<Result<json::value>> RestClient::commands_request(
+    std::string method, std::string application_id, std::optional<std::string> guild_id,
+    json::value payload) {
+  if (!is_snowflake(application_id) || (guild_id && !is_snowflake(*guild_id))) {
+    co_return fail(ErrorKind::kInvalidArgument,
+                   "discord: application_id and guild_id must be snowflakes (strings of digits)");
+  }
+  std::string path =
+      guild_id ? fmt::format("/applications/{}/guilds/{}/commands", application_id, *guild_id)
+               : fmt::format("/applications/{}/commands", application_id);
+  Result<json::value> result =
+      co_await json_request(std::move(method), std::move(path), std::move(payload), {});
+  co_return result;
+}
+
+asio::awaitable<Result<json::value>> RestClient::get_application_commands(
+    std::string application_id, std::optional<std::string> guild_id) {
+  return commands_request("GET", std::move(application_id), std::move(guild_id), nullptr);
+}
+
+asio::awaitable<Result<json::value>> RestClient::overwrite_application_commands(
+    std::string application_id, std::optional<std::string> guild_id, json::array commands) {
+  return commands_request("PUT", std::move(application_id), std::move(guild_id),
+                          json::value(std::move(commands)));
 }
 
 asio::awaitable<Result<json::value>> RestClient::edit_original_response(

@@ -1,16 +1,21 @@
 #include "discord/rest_client.hpp"
 
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "discord/wakeup.hpp"
 #include "support/loopback_server.hpp"
 
 namespace mando::discord {
@@ -32,7 +37,9 @@ struct Recorded {
 };
 
 // A fake Discord REST API on 127.0.0.1:0. Each path answers its scripted responses in order,
-// then 200 with a message object; every answer carries realistic rate-limit headers.
+// then 200 with a message object; every answer carries realistic rate-limit headers. It keeps
+// the content of the message the last PATCH left, and can hold the answer to one request
+// until the test lets it go.
 class FakeDiscord {
  public:
   FakeDiscord() {
@@ -52,6 +59,19 @@ class FakeDiscord {
   std::vector<Recorded> requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
+  }
+  std::string content() const {
+    std::lock_guard lock(mutex_);
+    return content_;
+  }
+  // The next request to `path` gets no answer until release_held().
+  void hold_next(std::string path) {
+    std::lock_guard lock(mutex_);
+    hold_path_ = std::move(path);
+  }
+  void release_held() {
+    std::lock_guard lock(mutex_);
+    if (held_) held_->set();
   }
 
   static net::Response with_limits(net::Response r, std::string_view remaining,
@@ -75,21 +95,51 @@ class FakeDiscord {
 
  private:
   asio::awaitable<net::Response> handle(net::Request request) {
-    std::lock_guard lock(mutex_);
-    requests_.push_back({request.method, request.target, request.headers, request.body,
-                         std::chrono::steady_clock::now()});
-    auto& queue = scripts_[std::string(request.path())];
-    if (!queue.empty()) {
-      net::Response r = std::move(queue.front());
-      queue.pop_front();
-      co_return r;
+    const std::string path(request.path());
+    const auto executor = co_await asio::this_coro::executor;
+    std::shared_ptr<Wakeup> gate;
+    {
+      std::lock_guard lock(mutex_);
+      requests_.push_back({request.method, request.target, request.headers, request.body,
+                           std::chrono::steady_clock::now()});
+      if (hold_path_ == path) {
+        hold_path_.reset();
+        gate = held_ = std::make_shared<Wakeup>(executor);
+      }
     }
-    co_return with_limits(net::Response::json(200, R"({"id":"999","content":"done"})"), "4", "1.0");
+    if (gate) {
+      co_await gate->wait();
+      std::lock_guard lock(mutex_);
+      held_.reset();  // no Wakeup may outlive the server's io_context
+    }
+    co_return answer(path, request);
+  }
+
+  net::Response answer(const std::string& path, const net::Request& request) {
+    std::lock_guard lock(mutex_);
+    auto& queue = scripts_[path];
+    net::Response response =
+        with_limits(net::Response::json(200, R"({"id":"999","content":"done"})"), "4", "1.0");
+    if (!queue.empty()) {
+      response = std::move(queue.front());
+      queue.pop_front();
+    }
+    if (request.method == "PATCH" && response.status / 100 == 2) {
+      boost::system::error_code ec;
+      const json::value body = json::parse(request.body, ec);
+      if (!ec && body.is_object() && body.as_object().contains("content")) {
+        content_ = std::string(body.at("content").as_string());
+      }
+    }
+    return response;
   }
 
   mutable std::mutex mutex_;
   std::map<std::string, std::deque<net::Response>> scripts_;
   std::vector<Recorded> requests_;
+  std::string content_;
+  std::optional<std::string> hold_path_;
+  std::shared_ptr<Wakeup> held_;
 
   std::unique_ptr<testing::LoopbackServer> server_;  // last: it stops before the state it uses
 };
@@ -207,7 +257,7 @@ TEST(RestClientTest, TooManyRequestsIsWaitedOutThenRetried) {
   const auto requests = discord.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_GE(requests[1].at - requests[0].at, 50ms);
-  EXPECT_EQ(limiter.invalid_requests(std::chrono::steady_clock::now()), 1u);
+  EXPECT_EQ(limiter.invalid_requests(), 1u);
 }
 
 TEST(RestClientTest, ExhaustedBucketIsWaitedOutBeforeSending) {
@@ -267,21 +317,25 @@ TEST(RestClientTest, WebhookUnauthorizedIsNotRetried) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kUnauthenticated);
   EXPECT_EQ(discord.requests().size(), 1u);
-  EXPECT_EQ(limiter.invalid_requests(std::chrono::steady_clock::now()), 1u);
+  EXPECT_EQ(limiter.invalid_requests(), 1u);
 }
 
 TEST(RestClientTest, BrakeRefusesBotRequestsWithoutSending) {
   FakeDiscord discord;
+  discord.script("/api/v10/channels/1",
+                 net::Response::json(403, R"({"message":"Missing Access"})"));
   RateLimiterOptions limiter_options;
   limiter_options.brake_threshold = 1;
   InMemoryRateLimiter limiter(limiter_options);
-  limiter.update(route_key("GET", "/channels/1"), {}, 403, std::chrono::steady_clock::now());
-  auto result = run<Result<RestResponse>>(discord, limiter, [](RestClient& client) {
-    return client.request("GET", "/channels/1", "");
-  });
+  auto get = [](RestClient& client) { return client.request("GET", "/channels/1", ""); };
+  auto forbidden = run<Result<RestResponse>>(discord, limiter, get);
+  ASSERT_FALSE(forbidden);
+  EXPECT_EQ(forbidden.error().kind, ErrorKind::kPermissionDenied);
+  EXPECT_EQ(forbidden.error().message, "discord: GET /channels/1: HTTP 403 Missing Access");
+  auto result = run<Result<RestResponse>>(discord, limiter, get);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kResourceExhausted);
-  EXPECT_TRUE(discord.requests().empty());
+  EXPECT_EQ(discord.requests().size(), 1u);
 }
 
 TEST(RestClientTest, BadTokenIsRefusedBeforeSending) {
@@ -294,6 +348,134 @@ TEST(RestClientTest, BadTokenIsRefusedBeforeSending) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kInvalidArgument);
   EXPECT_TRUE(discord.requests().empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order: the progress line of a job and its finished message are two PATCHes of @original, in
+// one bucket. The client and its limiter run on a manual clock, their io_context on a thread of
+// its own; the test parks requests, checks what reached the fake Discord, and moves time on.
+
+constexpr std::string_view kProgress = "Waiting in line: 1 of 1\u2026";
+constexpr std::string_view kFinished = "here is your mandala";
+constexpr auto kBound = 10s;  // how long the test waits for a state it expects
+
+class EditOrderTest : public ::testing::Test {
+ protected:
+  EditOrderTest() {
+    http_.emplace(ioc_.get_executor());
+    client_.emplace(*http_, limiter_, options_for(discord_), clock_);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~EditOrderTest() override {
+    client_.reset();
+    http_.reset();
+    work_.reset();
+    thread_.join();
+  }
+
+  std::future<Result<json::value>> edit(std::string_view content) {
+    json::object payload{{"content", content}};
+    return asio::co_spawn(ioc_, client_->edit_original_response("111", "tok-A", std::move(payload)),
+                          asio::use_future);
+  }
+
+  // Polls `condition` until it holds or kBound passes.
+  template <typename Condition>
+  static bool eventually(Condition condition) {
+    for (const auto deadline = std::chrono::steady_clock::now() + kBound;
+         std::chrono::steady_clock::now() < deadline;) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(1ms);  // a poll interval, not a synchronisation
+    }
+    return condition();
+  }
+
+  static Result<json::value> finish(std::future<Result<json::value>>& edit) {
+    if (edit.wait_for(kBound) != std::future_status::ready) {
+      return fail(ErrorKind::kDeadlineExceeded, "the edit did not finish");
+    }
+    return edit.get();
+  }
+
+  // Both edits are parked, the progress one on the clock and the finished one behind it, with
+  // `sent` requests at Discord; once time moves on by `by`, both land and Discord has received
+  // `expected`, the finished content last.
+  void expect_parked_then_in_order(std::future<Result<json::value>>& progress,
+                                   std::future<Result<json::value>>& finished, std::size_t sent,
+                                   SteadyDuration by, const std::vector<std::string>& expected) {
+    ASSERT_TRUE(eventually([&] { return clock_.sleepers() == 1 && limiter_.queued() == 1; }));
+    EXPECT_EQ(discord_.requests().size(), sent);
+    clock_.advance(by);
+    ASSERT_TRUE(finish(progress));
+    ASSERT_TRUE(finish(finished));
+    EXPECT_EQ(received(), expected);
+    EXPECT_EQ(discord_.content(), kFinished);
+  }
+
+  // The contents of the PATCHes Discord received, in order.
+  std::vector<std::string> received() const {
+    std::vector<std::string> out;
+    for (const Recorded& r : discord_.requests()) {
+      out.emplace_back(json::parse(r.body).at("content").as_string());
+    }
+    return out;
+  }
+
+  FakeDiscord discord_;
+  ManualClock clock_;
+  InMemoryRateLimiter limiter_{RateLimiterOptions{}, clock_};
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  std::optional<net::HttpClient> http_;
+  std::optional<RestClient> client_;
+  std::thread thread_;
+};
+
+TEST_F(EditOrderTest, LateProgressEditNeverOverwritesTheFinishedMessage) {
+  // The bucket of the message is exhausted: Remaining 0 for two seconds.
+  discord_.script(std::string(kEditPath),
+                  FakeDiscord::with_limits(net::Response::json(200, "{}"), "0", "2.0"));
+  auto thinking = edit("mando is thinking");
+  ASSERT_TRUE(finish(thinking));
+
+  // The progress edit waits for the reset, the finished one behind it.
+  auto progress = edit(kProgress);
+  auto finished = edit(kFinished);
+  expect_parked_then_in_order(
+      progress, finished, 1, 2s,
+      {"mando is thinking", std::string(kProgress), std::string(kFinished)});
+}
+
+TEST_F(EditOrderTest, OneEditDiscoversTheBucketWhileTheOtherWaits) {
+  discord_.script(std::string(kEditPath),
+                  FakeDiscord::with_limits(net::Response::json(200, "{}"), "0", "1.0"));
+  discord_.hold_next(std::string(kEditPath));
+  auto progress = edit(kProgress);
+  auto finished = edit(kFinished);
+  // The bucket is unknown: the progress edit is in flight alone, the finished one queued.
+  ASSERT_TRUE(
+      eventually([&] { return discord_.requests().size() == 1 && limiter_.queued() == 1; }));
+
+  // Its answer says the bucket is exhausted: the finished edit now waits for the reset.
+  discord_.release_held();
+  ASSERT_TRUE(finish(progress));
+  ASSERT_TRUE(eventually([&] { return clock_.sleepers() == 1; }));
+  EXPECT_EQ(discord_.requests().size(), 1u);
+
+  clock_.advance(1s);
+  ASSERT_TRUE(finish(finished));
+  EXPECT_EQ(received(), (std::vector<std::string>{std::string(kProgress), std::string(kFinished)}));
+  EXPECT_EQ(discord_.content(), kFinished);
+}
+
+TEST_F(EditOrderTest, RateLimitedProgressEditIsRetriedBeforeTheFinishedOne) {
+  discord_.script(std::string(kEditPath), FakeDiscord::too_many("1.0"));
+  // The progress edit gets a 429 and waits it out without giving up its turn.
+  auto progress = edit(kProgress);
+  auto finished = edit(kFinished);
+  expect_parked_then_in_order(
+      progress, finished, 1, 1s,
+      {std::string(kProgress), std::string(kProgress), std::string(kFinished)});
 }
 
 }  // namespace

@@ -28,16 +28,6 @@ std::string iso_time(std::int64_t ms) {
                      (ms % 1000) * 1000);
 }
 
-bool is_snowflake(std::string_view s) {
-  return !s.empty() && s.size() <= 20 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::size_t code_points(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
 Result<std::int64_t> to_int(const json::value& v) {
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {

@@ -12,6 +12,8 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.hpp"
+#include "core/utf8.hpp"
+#include "discord/snowflake.hpp"
 #include "net/http_message.hpp"
 
 namespace mando::emulator {
@@ -30,9 +32,9 @@ std::int64_t unix_ms();
 // Discord's ISO 8601 form: "2026-11-22T06:00:00.000000+00:00".
 std::string iso_time(std::int64_t ms);
 // Decimal digits only, at most 20: what a snowflake (or a small index) looks like.
-bool is_snowflake(std::string_view s);
+using discord::is_snowflake;
 // UTF-8 code points: Discord's length limits count characters, not bytes.
-std::size_t code_points(std::string_view s);
+using core::code_points;
 // A JSON integer as int64 (kInvalidArgument for anything else).
 Result<std::int64_t> to_int(const boost::json::value& v);
 // The user object of `id` ("tester" for the default user).
