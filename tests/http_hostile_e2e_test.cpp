@@ -152,7 +152,7 @@ TEST_F(HostileClientsTest, ThousandsOfIdleConnectionsDoNotStarveSignedInteractio
   }
   EXPECT_GE(first_open, kIdle - kPublic);
   EXPECT_GE(kIdle - first_open, kPublic / 2);  // the newest ones were kept
-  for (int i = kIdle - 5; i < kIdle; ++i) {            // and still work
+  for (int i = kIdle - 5; i < kIdle; ++i) {    // and still work
     ASSERT_EQ(idle[i]->send_all(raw_request("GET", "/healthz")), 0);
     auto r = idle[i]->read_response();
     ASSERT_TRUE(r);
