@@ -48,14 +48,10 @@ class HostileClientsTest : public ::testing::Test {
       ADD_FAILURE() << "mando did not print its addresses: " << server_->wait(5s).err;
       return 0;
     }
-    internal_port_ = port_of(urls->internal_url);
-    return port_of(urls->url);
-  }
-
-  static std::uint16_t port_of(const std::string& url) {
-    std::smatch m;
-    EXPECT_TRUE(std::regex_match(url, m, std::regex(R"(^http://127\.0\.0\.1:(\d+)$)"))) << url;
-    return m.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(m[1]));
+    internal_port_ = loopback_port(urls->internal_url);
+    EXPECT_NE(internal_port_, 0) << urls->internal_url;
+    EXPECT_NE(loopback_port(urls->url), 0) << urls->url;
+    return loopback_port(urls->url);
   }
 
   // Stops mando with SIGTERM; returns its stderr.

@@ -29,12 +29,6 @@ using namespace std::chrono_literals;
 
 const fs::path kNpmDir = MANDO_NPM_DIR;
 
-std::uint16_t port_of(const std::string& url) {
-  std::smatch m;
-  EXPECT_TRUE(std::regex_match(url, m, std::regex(R"(^http://127\.0\.0\.1:(\d+)$)"))) << url;
-  return m.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(m[1]));
-}
-
 class ReverseProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -60,7 +54,7 @@ class ReverseProxyTest : public ::testing::Test {
       ADD_FAILURE() << "the proxy did not start: " << proxy_->wait(5s).err;
       return 0;
     }
-    return port_of(line->substr(std::string("listening on ").size()));
+    return loopback_port(line->substr(std::string("listening on ").size()));
   }
 
   static int status(std::uint16_t port, const std::string& raw) {
@@ -114,7 +108,7 @@ TEST_F(ReverseProxyTest, AProxyPointedAtTheInternalListenerGetsOnlyRefusals) {
   // Nothing was created: the queue API, asked directly with the token, lists no task.
   std::string token;
   std::ifstream(dir_.path() / "data" / "api_token") >> token;
-  RawConnection c(port_of(urls_.internal_url));
+  RawConnection c(loopback_port(urls_.internal_url));
   c.send(raw_request("GET", "/v2/projects/mando/locations/local/queues/create-image/tasks", "",
                      fmt::format("Authorization: Bearer {}\r\n", token)));
   auto listed = c.read_response();

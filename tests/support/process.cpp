@@ -1,6 +1,7 @@
 #include "support/process.hpp"
 
 #include <cstring>
+#include <regex>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -157,6 +158,13 @@ std::optional<ServeUrls> wait_for_serve_urls(Process& process, std::chrono::mill
   auto internal = url_after("internal listener on ");
   if (!internal) return std::nullopt;
   return ServeUrls{*url, *internal};
+}
+
+std::uint16_t loopback_port(const std::string& url) {
+  std::smatch m;
+  if (!std::regex_match(url, m, std::regex(R"(^http://127\.0\.0\.1:(\d{1,5})$)"))) return 0;
+  const int port = std::stoi(m[1]);
+  return port <= 65535 ? static_cast<std::uint16_t>(port) : 0;
 }
 
 }  // namespace mando::testing

@@ -3,6 +3,7 @@
 // stdout and stderr captured, every wait bounded.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +57,9 @@ struct ServeUrls {
 };
 // Reads both lines (bounded by `timeout`); nullopt when either is missing or malformed.
 std::optional<ServeUrls> wait_for_serve_urls(Process& process, std::chrono::milliseconds timeout);
+
+// The port of "http://127.0.0.1:PORT"; 0 for any other text.
+std::uint16_t loopback_port(const std::string& url);
 
 // Runs a command to completion (bounded) and returns what it printed.
 ProcessResult run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
