@@ -42,16 +42,10 @@ class HostileClientsTest : public ::testing::Test {
       argv.push_back(std::move(arg));
     }
     server_ = std::make_unique<Process>(argv, env);
-    auto line = server_->wait_for_line("listening on ", 30s);
-    if (!line) {
-      ADD_FAILURE() << "mando did not print its address: " << server_->wait(5s).err;
-      return 0;
-    }
-    std::smatch m;
-    EXPECT_TRUE(
-        std::regex_match(*line, m, std::regex(R"(^listening on http://127\.0\.0\.1:(\d+)$)")))
-        << *line;
-    return static_cast<std::uint16_t>(std::stoi(m[1]));
+    std::string err;
+    const auto port = wait_for_loopback_port(*server_, &err);
+    if (!port) ADD_FAILURE() << "mando did not print its address: " << err;
+    return port.value_or(0);
   }
 
   // Stops mando with SIGTERM; returns its stderr.

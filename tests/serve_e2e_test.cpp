@@ -45,15 +45,10 @@ class ServeTest : public ::testing::Test {
                                      "127.0.0.1:0", "--data-dir", (dir_ / "data").string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<Process>(argv, env);
-    auto line = server_->wait_for_line("listening on ", 30s);
-    if (!line) {
-      ADD_FAILURE() << "mando did not print its address: " << server_->wait(5s).err;
-      return 0;
-    }
-    std::smatch m;
-    std::regex re(R"(^listening on http://127\.0\.0\.1:(\d+)$)");
-    EXPECT_TRUE(std::regex_match(*line, m, re)) << *line;
-    return static_cast<std::uint16_t>(std::stoi(m[1]));
+    std::string err;
+    const auto port = wait_for_loopback_port(*server_, &err);
+    if (!port) ADD_FAILURE() << "mando did not print its address: " << err;
+    return port.value_or(0);
   }
 
   std::optional<RawResponse> request(std::uint16_t port, const std::string& raw) {

@@ -1,6 +1,7 @@
 #include "support/process.hpp"
 
 #include <cstring>
+#include <regex>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -134,6 +135,15 @@ ProcessResult Process::wait(std::chrono::milliseconds timeout) {
   r.out = out_;
   r.err = err_;
   return r;
+}
+
+std::optional<std::uint16_t> wait_for_loopback_port(Process& mando, std::string* err) {
+  const auto line = mando.wait_for_line("listening on ", std::chrono::seconds(30));
+  std::smatch m;
+  static const std::regex re(R"(^listening on http://127\.0\.0\.1:(\d+)$)");
+  if (line && std::regex_match(*line, m, re)) return static_cast<std::uint16_t>(std::stoi(m[1]));
+  if (err != nullptr) *err = line ? *line : mando.wait(std::chrono::seconds(5)).err;
+  return std::nullopt;
 }
 
 ProcessResult run(std::vector<std::string> argv, std::map<std::string, std::string> env,

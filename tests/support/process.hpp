@@ -3,6 +3,7 @@
 // stdout and stderr captured, every wait bounded.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +47,11 @@ class Process {
   std::size_t out_consumed_ = 0;
   std::optional<int> exit_code_;
 };
+
+// Waits up to 30 s for `mando serve`'s "listening on http://127.0.0.1:PORT" line and returns
+// the port; nullopt when mando exits first, prints something else or is too slow (its stderr
+// then goes to *err).
+std::optional<std::uint16_t> wait_for_loopback_port(Process& mando, std::string* err);
 
 // Runs a command to completion (bounded) and returns what it printed.
 ProcessResult run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
