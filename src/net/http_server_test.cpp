@@ -68,8 +68,11 @@ class HttpServerTest : public ::testing::Test {
       res.headers.set("X-Fine", "yes");
       co_return res;
     });
-    router.add("DELETE", "/framing",
-               [](Request) -> asio::awaitable<Response> { co_return Response{.status = 204}; });
+    router.add("DELETE", "/framing", [](Request) -> asio::awaitable<Response> {
+      Response res;
+      res.status = 204;
+      co_return res;
+    });
     // Like /slow, for tests holding several requests (they poll in_flight()).
     router.add("GET", "/hold", [this](Request) -> asio::awaitable<Response> {
       co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
