@@ -26,8 +26,9 @@ std::string fixture(const char* name) {
 }
 
 struct Signed {
+  explicit Signed(const char* name = "command_no_options.json") : body(fixture(name)) {}
   discord::KeyPair keys = discord::generate_key_pair();
-  std::string body = fixture("command_no_options.json");
+  std::string body;
   std::string timestamp = "1700000000";
   std::string signature = discord::sign_hex(keys.secret_key_hex, timestamp + body).value();
 
@@ -43,6 +44,8 @@ struct Signed {
   }
 };
 
+// libsodium's crypto_sign_verify_detached alone: what bench/interactions.sh's CPU per request
+// is compared with ("CPU outside the verify", docs/BENCHMARKS.md).
 void BM_VerifySignature(benchmark::State& state) {
   Signed s;
   auto verifier = discord::SignatureVerifier::from_hex(s.keys.public_key_hex).value();
@@ -51,6 +54,15 @@ void BM_VerifySignature(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_VerifySignature);
+
+void BM_VerifySignaturePing(benchmark::State& state) {
+  Signed s("ping.json");
+  auto verifier = discord::SignatureVerifier::from_hex(s.keys.public_key_hex).value();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(verifier.verify(s.signature, s.timestamp, s.body));
+  }
+}
+BENCHMARK(BM_VerifySignaturePing);
 
 void BM_ParseInteraction(benchmark::State& state) {
   std::string body = fixture("command_mando_guild.json");
@@ -64,8 +76,9 @@ asio::awaitable<void> handle_once(const discord::InteractionsEndpoint& endpoint,
   *status = response.status;
 }
 
-void BM_HandleSignedCommand(benchmark::State& state) {
-  Signed s;
+// The whole endpoint handler for `fixture`, without sockets or the HTTP server.
+void handle_signed(benchmark::State& state, const char* name) {
+  Signed s(name);
   auto registry = bot::build_commands(core::Config{}).value();
   discord::InteractionsEndpoint endpoint(
       discord::SignatureVerifier::from_hex(s.keys.public_key_hex).value(), registry);
@@ -78,7 +91,12 @@ void BM_HandleSignedCommand(benchmark::State& state) {
   }
   if (status != 200) state.SkipWithError("handler did not answer 200");
 }
+void BM_HandleSignedCommand(benchmark::State& state) {
+  handle_signed(state, "command_no_options.json");
+}
 BENCHMARK(BM_HandleSignedCommand);
+void BM_HandleSignedPing(benchmark::State& state) { handle_signed(state, "ping.json"); }
+BENCHMARK(BM_HandleSignedPing);
 
 }  // namespace
 

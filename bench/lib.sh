@@ -23,11 +23,13 @@ prepare_mando() {
 # Starts `mando serve --listen 127.0.0.1:0 --data-dir $work/data` with the environment
 # assignments given as arguments (NAME=VALUE ...); sets $pid, $url (the public listener),
 # $internal_url (queue API, metrics) and $api_token (the queue API's token) once it listens.
+# BENCH_MANDO_PREFIX (e.g. "valgrind --tool=callgrind ...") runs mando under that command; the
+# pid stays mando's since valgrind runs its guest in its own process.
 start_mando() {
-  env MANDO_LOG_LEVEL=warn "$@" $mando serve --listen 127.0.0.1:0 --data-dir "$work/data" \
-    > "$work/out" &
+  env MANDO_LOG_LEVEL=warn "$@" ${BENCH_MANDO_PREFIX:-} $mando serve --listen 127.0.0.1:0 \
+    --data-dir "$work/data" > "$work/out" &
   pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     grep -q '^internal listener on ' "$work/out" 2>/dev/null && break
     kill -0 $pid  # fail fast if mando died
     sleep 0.1
@@ -47,3 +49,34 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 # User and system CPU time of mando so far, in clock ticks (getconf CLK_TCK): "UTIME STIME".
 # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
 cpu_ticks() { sed 's/.*) //' /proc/$pid/stat | awk '{ print $12, $13 }'; }
+
+# Signs the interaction PAYLOAD (about: /about, ping: PING) with a fresh development key: sets
+# $public_key for mando and what bench_wrk passes to bench/interactions.lua.
+sign_interaction() {
+  local fixture
+  case "$1" in
+    about) fixture=command_no_options.json ;;
+    ping) fixture=ping.json ;;
+    *) echo "PAYLOAD must be about or ping, got \"$1\"" >&2; exit 2 ;;
+  esac
+  $mando keys generate > "$work/keys"
+  public_key=$(sed -n 's/^public_key=//p' "$work/keys")
+  sed -n 's/^secret_key=//p' "$work/keys" > "$work/secret"
+  cp "tests/data/discord/$fixture" "$work/body.json"
+  bench_timestamp=$(date +%s)
+  bench_signature=$($mando keys sign --secret-key-file "$work/secret" \
+    --timestamp "$bench_timestamp" < "$work/body.json")
+}
+
+# wrk with the signed interaction of sign_interaction (mando itself must not see these
+# variables: it warns about unknown MANDO_* settings).
+bench_wrk() {
+  MANDO_BENCH_BODY_FILE="$work/body.json" MANDO_BENCH_SIGNATURE=$bench_signature \
+    MANDO_BENCH_TIMESTAMP=$bench_timestamp wrk "$@"
+}
+
+# Interactions mando answered so far, from its own counter.
+interactions_answered() {
+  curl -fsS "$url/metrics" |
+    awk '/^mando_http_requests_total\{route="\/interactions"/ { n += $2 } END { print n + 0 }'
+}

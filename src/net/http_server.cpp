@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -15,11 +16,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
@@ -40,11 +43,40 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 // One accepted connection. The session coroutine, eviction and shutdown() share it; all touch
 // it only on the connection's strand.
 struct Connection : ConnectionTable::Entry {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  Connection(tcp::socket socket, std::string peer)
+      : stream(std::move(socket)), remote(std::move(peer)) {}
   beast::tcp_stream stream;
+  const std::string remote;   // "ip:port", once per connection instead of a syscall per request
   bool busy = false;          // between a complete header and the end of the response write
   bool waiting_idle = false;  // waiting for the first byte of a request: may be evicted
+  std::string head;           // the response header being written; its capacity is reused
+  // The request series of the last (route, method, status) answered here: a keep-alive client
+  // repeats its request, so the registry's lookup (a lock and a map keyed by label vectors)
+  // runs once per connection and change instead of once per request.
+  struct Series {
+    std::string_view route;
+    std::string_view method;
+    int status = 0;
+    core::Counter* requests = nullptr;
+    core::Histogram* latency = nullptr;
+  } series;
 };
+
+// "ip:port" of the peer, or "" when the socket is already gone.
+template <typename Socket>
+std::string peer_of(const Socket& socket) {
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : fmt::format("{}:{}", peer.address().to_string(), peer.port());
+}
+
+bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != s.npos; }
+
+// Fields the server writes itself from the response it sends.
+bool is_framing_field(std::string_view name) {
+  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+         iequals(name, "Connection");
+}
 
 std::string_view method_label(std::string_view m) {
   static constexpr std::string_view kKnown[] = {"GET",    "HEAD",    "POST",    "PUT",  "PATCH",
@@ -156,7 +188,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      auto conn = std::make_shared<Connection>(std::move(socket));
+      std::string peer = peer_of(socket);
+      auto conn = std::make_shared<Connection>(std::move(socket), std::move(peer));
       {
         std::lock_guard lock(self->mutex_);
         self->connections_.emplace(conn.get(), conn);
@@ -314,13 +347,11 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     req.target = std::string(message.target());
     for (const auto& field : message) req.headers.add(field.name_string(), field.value());
     req.body = std::move(message.body());
-    boost::system::error_code ec;
-    auto peer = conn.stream.socket().remote_endpoint(ec);
-    if (!ec) req.remote = fmt::format("{}:{}", peer.address().to_string(), peer.port());
+    req.remote = conn.remote;
 
-    bool head = req.method == "HEAD";
-    std::string method = req.method;
-    auto match = router_.match(method, req.path());
+    const bool head = req.method == "HEAD";
+    const std::string_view method = method_label(req.method);
+    auto match = router_.match(req.method, req.path());
     Response res;
     if (match.handler == nullptr) {
       res = Response::json_error(match.status, match.status == 404
@@ -337,7 +368,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     }
     bool keep_alive = message.keep_alive() && !stopping_ && !res.close;
     // Recorded before the write so that a client holding the response sees it counted.
-    record(match.route, method, res.status, started);
+    record(conn, match.route, method, res.status, started);
     in_flight.release();
     bool written = co_await write(conn, std::move(res), keep_alive, head);
     co_return keep_alive&& written;
@@ -364,7 +395,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     }
     if (status == 0) co_return;
     log_->debug("rejecting request status={} reason=\"{}\"", status, ec.message());
-    record("rejected", "OTHER", status, Clock::now());
+    record(conn, "rejected", "OTHER", status, Clock::now());
     co_await write(conn, Response::json_error(status, why), false, false);
     co_await linger(conn);
   }
@@ -410,28 +441,49 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     core::Gauge* gauge_;
   };
 
-  void record(std::string_view route, std::string_view method, int status,
+  // `route` and `method` must outlive the connection: router patterns and literals.
+  void record(Connection& conn, std::string_view route, std::string_view method, int status,
               Clock::time_point started) {
-    std::string route_label(route);
-    requests_.labels({route_label, std::string(method_label(method)), std::to_string(status)})
-        .inc();
-    latency_.labels({route_label})
-        .observe(std::chrono::duration<double>(Clock::now() - started).count());
+    auto& cached = conn.series;
+    if (cached.requests == nullptr || cached.status != status || cached.route != route ||
+        cached.method != method) {
+      std::string route_label(route);
+      cached = {route, method, status,
+                &requests_.labels({route_label, std::string(method), std::to_string(status)}),
+                &latency_.labels({route_label})};
+    }
+    cached.requests->inc();
+    cached.latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
 
+  // Writes the status line, the header fields and the body in one writev. The header is
+  // serialised here, into the connection's reused buffer, rather than through Beast's response
+  // message, which allocates a node per field and per response.
   asio::awaitable<bool> write(Connection& conn, Response res, bool keep_alive, bool head) {
-    http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
-    for (const auto& [name, value] : res.headers.fields()) msg.insert(name, value);
-    msg.keep_alive(keep_alive);
-    auto size = res.body.size();
-    msg.body() = std::move(res.body);
-    msg.prepare_payload();
-    if (head) {
-      msg.body().clear();
-      msg.content_length(size);
+    auto& out = conn.head;
+    out.clear();
+    const auto status = static_cast<http::status>(res.status);
+    fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", res.status,
+                   std::string_view(http::obsolete_reason(status)));
+    for (const auto& [name, value] : res.headers.fields()) {
+      if (is_framing_field(name)) continue;
+      if (has_line_break(name) || has_line_break(value)) {
+        // A handler bug; writing it would let a header value inject fields or a response.
+        log_->error("dropping a response header with a line break name=\"{}\"", name);
+        continue;
+      }
+      out.append(name).append(": ").append(value).append("\r\n");
     }
+    // 1xx, 204 and 304 have no body and no Content-Length (RFC 9110 §8.6).
+    const bool bodiless = res.status < 200 || res.status == 204 || res.status == 304;
+    if (!bodiless)
+      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", res.body.size());
+    if (!keep_alive) out.append("Connection: close\r\n");
+    out.append("\r\n");
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(out), head || bodiless ? asio::const_buffer() : asio::buffer(res.body)};
     conn.stream.expires_after(options_.body_timeout);
-    auto [ec, n] = co_await http::async_write(conn.stream, msg, kTok);
+    auto [ec, n] = co_await asio::async_write(conn.stream, buffers, kTok);
     conn.stream.expires_never();
     co_return !ec;
   }

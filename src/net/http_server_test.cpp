@@ -60,6 +60,19 @@ class HttpServerTest : public ::testing::Test {
       co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: go on
       co_return Response::text(200, "finished");
     });
+    // Framing fields are the server's; a value with a line break would inject a field.
+    router.add("GET", "/framing", [](Request) -> asio::awaitable<Response> {
+      auto res = Response::text(200, "four");
+      res.headers.set("Content-Length", "99");
+      res.headers.set("X-Injected", "a\r\nX-Evil: 1");
+      res.headers.set("X-Fine", "yes");
+      co_return res;
+    });
+    router.add("DELETE", "/framing", [](Request) -> asio::awaitable<Response> {
+      Response res;
+      res.status = 204;
+      co_return res;
+    });
     // Like /slow, for tests holding several requests (they poll in_flight()).
     router.add("GET", "/hold", [this](Request) -> asio::awaitable<Response> {
       co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -174,6 +187,28 @@ TEST_F(HttpServerTest, HeadHasLengthButNoBody) {
   auto again = c.read_response();
   ASSERT_TRUE(again);
   EXPECT_EQ(again->body, "hello");
+}
+
+TEST_F(HttpServerTest, TheServerFramesResponsesAndDropsHeadersWithLineBreaks) {
+  start();
+  RawConnection c(port_);
+  c.send(raw_request("GET", "/framing"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->headers.get("Content-Length"), "4");
+  EXPECT_EQ(r->body, "four");
+  EXPECT_FALSE(r->headers.contains("X-Injected"));
+  EXPECT_FALSE(r->headers.contains("X-Evil"));
+  EXPECT_EQ(r->headers.get("X-Fine"), "yes");
+  c.send(raw_request("DELETE", "/framing"));
+  auto empty = c.read_response();
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 204);
+  EXPECT_FALSE(empty->headers.contains("Content-Length"));  // RFC 9110 §8.6
+  c.send(raw_request("GET", "/hello"));                     // still in sync after both
+  auto next = c.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "hello");
 }
 
 TEST_F(HttpServerTest, DeclaredBodyOverLimitGets413WithoutReadingIt) {

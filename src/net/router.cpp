@@ -1,5 +1,6 @@
 #include "net/router.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -41,30 +42,44 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
     handler = [guard = guard_, inner = std::make_shared<const Handler>(std::move(handler))](
                   Request request) { return run_guarded(guard, inner, std::move(request)); };
   }
-  bool prefix = pattern.ends_with("/*");
-  for (const auto& r : routes_) {
-    if (r.method == method && r.pattern == pattern) {
-      fmt::print(stderr, "router: {} {} registered twice\n", method, pattern);
+  auto it = std::find_if(patterns_.begin(), patterns_.end(),
+                         [&](const Pattern& p) { return p.pattern == pattern; });
+  if (it == patterns_.end()) {
+    const bool prefix = pattern.ends_with("/*");
+    it = patterns_.insert(patterns_.end(), Pattern{std::move(pattern), prefix, {}, {}});
+  }
+  for (const auto& r : it->routes) {
+    if (r.method == method) {
+      fmt::print(stderr, "router: {} {} registered twice\n", method, it->pattern);
       std::abort();
     }
   }
-  routes_.push_back(Route{std::move(method), std::move(pattern), prefix, std::move(handler)});
+  it->routes.push_back(Route{std::move(method), std::move(handler)});
+  // HEAD is answered by the GET handler (RFC 9110 §9.3.2), so it is allowed with GET.
+  std::set<std::string_view> allowed;
+  for (const auto& r : it->routes) {
+    allowed.insert(r.method);
+    if (r.method == "GET") allowed.insert("HEAD");
+  }
+  it->allow = fmt::format("{}", fmt::join(allowed, ", "));
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path) const {
   // The best pattern for the path regardless of method: exact beats prefix, longer prefix beats
   // shorter. Then the method decides between 200 and 405.
-  const Route* best = nullptr;
-  for (const auto& r : routes_) {
+  const Pattern* best = nullptr;
+  for (const auto& p : patterns_) {
     // "/blobs/*" matches paths that start with "/blobs/" and have something after it.
-    std::string_view stem = r.prefix ? std::string_view(r.pattern).substr(0, r.pattern.size() - 1)
-                                     : std::string_view(r.pattern);
-    bool hit = r.prefix ? path.starts_with(stem) && path.size() > stem.size() : path == stem;
+    const std::string_view pattern = p.pattern;
+    const bool hit = p.prefix ? path.size() > pattern.size() - 1 &&
+                                    path.starts_with(pattern.substr(0, pattern.size() - 1))
+                              : path == pattern;
     if (!hit) continue;
-    if (best == nullptr || (best->prefix && !r.prefix) ||
-        (best->prefix == r.prefix && r.pattern.size() > best->pattern.size())) {
-      best = &r;
+    if (!p.prefix) {
+      best = &p;  // patterns are unique: no other exact one can match
+      break;
     }
+    if (best == nullptr || p.pattern.size() > best->pattern.size()) best = &p;
   }
   Match m;
   if (best == nullptr) {
@@ -72,21 +87,17 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
     m.status = 404;
     return m;
   }
-  std::set<std::string_view> allowed;
-  const Handler* get = nullptr;
-  for (const auto& r : routes_) {
-    if (r.pattern != best->pattern) continue;
-    allowed.insert(r.method);
-    if (r.method == "GET") get = &r.handler;
-    if (r.method == method) m.handler = &r.handler;
-  }
-  // HEAD is GET without the body (RFC 9110 §9.3.2); the server drops the body.
-  if (m.handler == nullptr && method == "HEAD" && get != nullptr) m.handler = get;
-  if (get != nullptr) allowed.insert("HEAD");
   m.route = best->pattern;
+  const Handler* get = nullptr;
+  for (const auto& r : best->routes) {
+    if (r.method == method) m.handler = &r.handler;
+    if (r.method == "GET") get = &r.handler;
+  }
+  // HEAD is GET without the body; the server drops the body.
+  if (m.handler == nullptr && method == "HEAD") m.handler = get;
   if (m.handler == nullptr) {
     m.status = 405;
-    m.allow = fmt::format("{}", fmt::join(allowed, ", "));
+    m.allow = best->allow;
   }
   return m;
 }

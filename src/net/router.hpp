@@ -47,18 +47,24 @@ class Router {
     const Handler* handler = nullptr;  // null when status is 404 or 405
     std::string_view route;            // the matched pattern, or "unmatched"
     int status = 200;                  // 200, 404 (no pattern) or 405 (pattern, other method)
-    std::string allow;                 // for 405: the methods the pattern accepts, "GET, HEAD"
+    std::string_view allow;            // for 405: the methods the pattern accepts, "GET, HEAD"
   };
+  // Allocates nothing: it runs once per request. The views live as long as the router.
   Match match(std::string_view method, std::string_view path) const;
 
  private:
   struct Route {
     std::string method;
-    std::string pattern;
-    bool prefix = false;
     Handler handler;
   };
-  std::vector<Route> routes_;
+  // Every method registered on one pattern, with its Allow header computed by add().
+  struct Pattern {
+    std::string pattern;
+    bool prefix = false;
+    std::vector<Route> routes;
+    std::string allow;
+  };
+  std::vector<Pattern> patterns_;
   std::shared_ptr<const Guard> guard_;
 };
 
