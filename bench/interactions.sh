@@ -20,7 +20,7 @@ scripts/install-deps.sh --test >/dev/null
 source bench/lib.sh
 prepare_mando
 sign_interaction "$payload"
-start_mando MANDO_DISCORD_PUBLIC_KEY="$public_key"
+start_mando MANDO_DISCORD_PUBLIC_KEY="$public_key" ${BENCH_MANDO_ENV:-}
 
 echo "mando $($mando version | cut -d' ' -f2), io_threads=default (one per core), load $(load)"
 # Warm-up, so the idle figure includes what the first requests allocate.

@@ -77,6 +77,6 @@ bench_wrk() {
 
 # Interactions mando answered so far, from its own counter.
 interactions_answered() {
-  curl -fsS "$url/metrics" |
+  curl -fsS "$internal_url/metrics" |
     awk '/^mando_http_requests_total\{route="\/interactions"/ { n += $2 } END { print n + 0 }'
 }

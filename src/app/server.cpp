@@ -10,7 +10,7 @@
 //   4. listen on both, start dispatching (the internal address is the default worker base
 //      URL) and the blob cleanup timer (the public address serves the blobs), print
 //      "listening on http://HOST:PORT" (public) and then "internal listener on ..." on a line
-//      of its own, run the I/O threads;
+//      of its own, run the I/O threads (the connections' loops and ioc's threads);
 //   5. on SIGTERM or SIGINT: /readyz turns 503, both listeners drain within
 //      [server] shutdown_timeout, the process exits 0.
 
@@ -180,6 +180,9 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   int io_threads = config.server.io_threads > 0
                        ? config.server.io_threads
                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The HTTP connections' own loops (net/io_loops.hpp), declared first to die last; ioc runs
+  // everything else.
+  net::IoLoops connection_loops(static_cast<std::size_t>(io_threads));
   asio::io_context ioc(io_threads);
   std::shared_ptr<void> prepared;
   if (hooks.prepare) {
@@ -280,10 +283,11 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
                internal_listen);
     return 2;
   }
-  net::HttpServer server(ioc, std::move(router), options, metrics);
+  net::HttpServer server(ioc, std::move(router), options, metrics, &connection_loops);
   net::ServerOptions internal_options = options;
   internal_options.max_connections = std::max<std::size_t>(1, connections / 4);
-  net::HttpServer internal(ioc, std::move(internal_router), internal_options, metrics);
+  net::HttpServer internal(ioc, std::move(internal_router), internal_options, metrics,
+                           &connection_loops);
   auto bound = server.listen(config.server.listen);
   if (!bound) {
     fmt::print(stderr, "mando: {}\n", bound.error().message);
@@ -337,6 +341,8 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   for (int i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& t : threads) t.join();
+  // Before anything the handlers use is destroyed: nothing runs on a loop from here on.
+  connection_loops.stop();
   return 0;
 }
 

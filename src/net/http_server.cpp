@@ -41,7 +41,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
 // One accepted connection. The session coroutine, eviction and shutdown() share it; all touch
-// it only on the connection's strand.
+// it only on the connection's executor (its loop, or its strand).
 struct Connection : ConnectionTable::Entry {
   Connection(tcp::socket socket, std::string peer)
       : stream(std::move(socket)), remote(std::move(peer)) {}
@@ -114,8 +114,10 @@ std::string BoundAddress::url() const { return fmt::format("http://{}:{}", host,
 
 class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
-  Impl(asio::io_context& ioc, Router router, ServerOptions options, core::MetricsRegistry& metrics)
+  Impl(asio::io_context& ioc, Router router, ServerOptions options, core::MetricsRegistry& metrics,
+       IoLoops* loops)
       : ioc_(ioc),
+        loops_(loops),
         router_(std::move(router)),
         options_(options),
         control_(asio::make_strand(ioc)),
@@ -177,7 +179,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     while (!self->stopping_) {
       if (self->table_.full() && !co_await self->make_room()) break;
       auto [ec, socket] =
-          co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), kTok);
+          co_await self->acceptor_.async_accept(self->connection_executor(), kTok);
       if (ec) {
         if (self->stopping_ || ec == asio::error::operation_aborted) break;
         // EMFILE and friends: the peer is already gone. Pause before accepting again, or a
@@ -199,6 +201,12 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
       auto ex = conn->stream.get_executor();
       asio::co_spawn(ex, session(self, std::move(conn)), asio::detached);
     }
+  }
+
+  // Where the next connection lives: its loop, or a strand of its own.
+  asio::any_io_executor connection_executor() {
+    if (loops_ != nullptr) return loops_->next();
+    return asio::make_strand(ioc_);
   }
 
   // Steps 1-4 of the file comment in http_server.hpp, once per request on the connection.
@@ -289,7 +297,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
                options_.max_connections);
   }
 
-  // Closes `oldest` on its strand if it is still idle in the same epoch; if a request arrived
+  // Closes `oldest` on its executor if it is still idle in the same epoch; if a request arrived
   // meanwhile, make_room() is told to pick the next one.
   void evict(ConnectionTable::Oldest oldest) {
     std::shared_ptr<Connection> conn;
@@ -536,7 +544,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     self->for_each_connection([](Connection& c) { c.stream.close(); });
   }
 
-  // Runs `fn` on each open connection's strand.
+  // Runs `fn` on each open connection's executor.
   template <typename Fn>
   void for_each_connection(Fn fn) {
     std::lock_guard lock(mutex_);
@@ -548,6 +556,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   asio::io_context& ioc_;
+  IoLoops* loops_;
   Router router_;
   ServerOptions options_;
   asio::strand<asio::io_context::executor_type> control_;  // acceptor and shutdown
@@ -577,8 +586,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, Router router, ServerOptions options,
-                       core::MetricsRegistry& metrics)
-    : impl_(std::make_shared<Impl>(ioc, std::move(router), options, metrics)) {}
+                       core::MetricsRegistry& metrics, IoLoops* loops)
+    : impl_(std::make_shared<Impl>(ioc, std::move(router), options, metrics, loops)) {}
 
 HttpServer::~HttpServer() = default;
 

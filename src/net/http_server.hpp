@@ -18,6 +18,9 @@
 // none is idle the server stops accepting, leaving clients in the listen backlog, until one
 // closes or goes idle (mando_http_connections_evicted_total, mando_http_accept_paused_total).
 //
+// Threads: given IoLoops, each accepted connection goes to the next loop and lives there (see
+// io_loops.hpp); without, connections are strands of the server's io_context.
+//
 // Shutdown (shutdown()): stop accepting, close idle connections, let requests in flight finish
 // and answer with "Connection: close", and force-close whatever is left at the deadline.
 
@@ -33,6 +36,7 @@
 
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "net/io_loops.hpp"
 #include "net/router.hpp"
 
 namespace mando::net {
@@ -64,10 +68,12 @@ struct BoundAddress {
 
 class HttpServer {
  public:
-  // `metrics` receives mando_http_* series. It must outlive `ioc`: connections suspended when
-  // the io_context stops are destroyed with it and still count themselves out.
+  // `metrics` receives mando_http_* series. It must outlive `ioc` and `loops`: connections
+  // suspended when they stop are destroyed with them and still count themselves out. The
+  // acceptor and shutdown run on `ioc`; connections on `loops` when given (which must outlive
+  // the server's last connection), else on strands of `ioc`.
   HttpServer(boost::asio::io_context& ioc, Router router, ServerOptions options,
-             core::MetricsRegistry& metrics);
+             core::MetricsRegistry& metrics, IoLoops* loops = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
