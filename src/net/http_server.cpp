@@ -178,8 +178,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
     while (!self->stopping_) {
       if (self->table_.full() && !co_await self->make_room()) break;
-      auto [ec, socket] =
-          co_await self->acceptor_.async_accept(self->connection_executor(), kTok);
+      auto [ec, socket] = co_await self->acceptor_.async_accept(self->connection_executor(), kTok);
       if (ec) {
         if (self->stopping_ || ec == asio::error::operation_aborted) break;
         // EMFILE and friends: the peer is already gone. Pause before accepting again, or a
