@@ -8,6 +8,8 @@
 #
 # PAYLOAD: about (an APPLICATION_COMMAND, /about) or ping (the PING Discord sends to check the
 # endpoint, the cheapest signed interaction: verify, parse, {"type":1}).
+# BENCH_MANDO_ENV="NAME=VALUE ..." adds settings to mando's environment (for example
+# MANDO_SERVER_IO_THREADS=1 to compare thread counts).
 # BENCH_PERF=FILE records a `perf record -g` profile of mando during the measured run into FILE
 # (`perf report -i FILE --no-children` shows where the CPU went).
 set -euo pipefail
@@ -22,7 +24,7 @@ prepare_mando
 sign_interaction "$payload"
 start_mando MANDO_DISCORD_PUBLIC_KEY="$public_key" ${BENCH_MANDO_ENV:-}
 
-echo "mando $($mando version | cut -d' ' -f2), io_threads=default (one per core), load $(load)"
+echo "mando $($mando version | cut -d' ' -f2), settings: ${BENCH_MANDO_ENV:-defaults}, load $(load)"
 # Warm-up, so the idle figure includes what the first requests allocate.
 bench_wrk -t1 -c4 -d2s -s bench/interactions.lua "$url" >/dev/null
 echo "idle RSS after warm-up: $(mib VmRSS) MiB"

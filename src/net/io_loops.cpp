@@ -5,8 +5,9 @@
 namespace mando::net {
 
 IoLoops::IoLoops(std::size_t count) {
-  loops_.reserve(std::max<std::size_t>(count, 1));
-  for (std::size_t i = 0; i < std::max<std::size_t>(count, 1); ++i) {
+  count = std::max<std::size_t>(count, 1);
+  loops_.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
     auto loop = std::make_unique<Loop>();
     loop->work.emplace(loop->context.get_executor());
     loop->thread = std::thread([context = &loop->context] { context->run(); });

@@ -44,7 +44,9 @@ class IoLoops {
  private:
   // An io_context whose pending handlers stop() can destroy before the context itself dies.
   struct Context : boost::asio::io_context {
-    Context() : io_context(1) {}  // one thread: asio may skip its internal locking
+    // Concurrency hint 1: asio keeps completions on the running thread's private queue and
+    // never wakes another thread for them.
+    Context() : io_context(1) {}
     using boost::asio::execution_context::shutdown;
   };
   struct Loop {
