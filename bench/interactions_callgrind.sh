@@ -31,7 +31,13 @@ callgrind_control -i off "$pid" >/dev/null
 requests=$(( $(interactions_answered) - before ))
 callgrind_control -d "$pid" >/dev/null
 profile=$(ls -t "$out".* | head -1)
+# Callgrind writes a last (empty: instrumentation is off) dump to $out when mando exits: stop
+# mando first, so the measured part is what stays in $out.
+kill "$pid"
+wait "$pid" || true
+pid=
 mv "$profile" "$out"
+rm -f "$out".*
 callgrind_annotate --inclusive=yes "$out" > "$work/inclusive"
 ir() { awk -v f="$1" 'index($0, f) { gsub(",", "", $1); print $1; exit }' "$work/inclusive"; }
 total=$(ir "PROGRAM TOTALS")

@@ -4,6 +4,7 @@
 # the disk of the data dir.
 
 pid=
+peer_pid=
 
 # Sets $mando (building the release preset unless BENCH_MANDO_BIN is set) and $work, a temp dir
 # removed, with mando stopped, when the script exits.
@@ -16,7 +17,7 @@ prepare_mando() {
     mando=build/release/src/app/mando
   fi
   work=$(mktemp -d)
-  trap 'if [[ -n "$pid" ]]; then kill $pid 2>/dev/null || true; wait $pid || true; fi
+  trap 'for p in $pid $peer_pid; do kill $p 2>/dev/null || true; wait $p || true; done
         rm -rf "$work"' EXIT
 }
 
@@ -46,9 +47,14 @@ mib() { awk -v k="$1" '$1 == k":" { printf "%d", $2 / 1024 }' /proc/$pid/status;
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# User and system CPU time of mando so far, in clock ticks (getconf CLK_TCK): "UTIME STIME".
-# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
-cpu_ticks() { sed 's/.*) //' /proc/$pid/stat | awk '{ print $12, $13 }'; }
+# User and system CPU time so far of the processes PIDS (default: mando), summed, in clock ticks
+# (getconf CLK_TCK): "UTIME STIME". Fields 14 and 15 of /proc/PID/stat, counted after the ")"
+# that ends the command name.
+cpu_ticks() {
+  local p
+  for p in "${@:-$pid}"; do sed 's/.*) //' "/proc/$p/stat"; done |
+    awk '{ user += $12; sys += $13 } END { print user, sys }'
+}
 
 # Signs the interaction PAYLOAD (about: /about, ping: PING) with a fresh development key: sets
 # $public_key for mando and what bench_wrk passes to bench/interactions.lua.
@@ -79,4 +85,23 @@ bench_wrk() {
 interactions_answered() {
   curl -fsS "$internal_url/metrics" |
     awk '/^mando_http_requests_total\{route="\/interactions"/ { n += $2 } END { print n + 0 }'
+}
+
+# Starts the peer of bench/peer/flask_interactions.py (Flask + PyNaCl under gunicorn with 2 sync
+# workers, gunicorn's defaults otherwise) on a free loopback port with $public_key; sets
+# $peer_url and $peer_pids (the master and its workers, whose CPU time counts). Needs
+# `scripts/install-deps.sh --peers`.
+start_flask_peer() {
+  command -v gunicorn >/dev/null || { echo "gunicorn is missing: scripts/install-deps.sh --peers" >&2; exit 1; }
+  MANDO_PEER_PUBLIC_KEY=$public_key gunicorn --workers 2 --bind 127.0.0.1:0 \
+    --chdir bench/peer flask_interactions:app > "$work/peer.out" 2>&1 &
+  peer_pid=$!
+  for _ in $(seq 1 300); do
+    [[ $(grep -c 'Booting worker' "$work/peer.out") -ge 2 ]] && break
+    kill -0 $peer_pid  # fail fast if gunicorn died
+    sleep 0.1
+  done
+  peer_url=$(sed -n 's/.*Listening at: \(http[^ ]*\).*/\1/p' "$work/peer.out")
+  [[ -n "$peer_url" ]] || { echo "the Flask peer did not start: $(cat "$work/peer.out")" >&2; exit 1; }
+  peer_pids="$peer_pid $(pgrep -P $peer_pid | tr '\n' ' ')"
 }

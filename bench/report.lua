@@ -1,7 +1,9 @@
--- The summary every bench/*.lua wrk script prints: requests/s, latency percentiles, errors.
+-- The summary every bench/*.lua wrk script prints: requests/s, requests, latency percentiles,
+-- errors.
 -- Load it with dofile("bench/report.lua") (the bench scripts run from the repository root).
 return function(summary, latency)
   io.write(string.format("requests/s: %.0f\n", summary.requests / (summary.duration / 1e6)))
+  io.write(string.format("requests: %d\n", summary.requests))
   for _, p in pairs({50, 90, 99, 99.9}) do
     io.write(string.format("p%s: %.3f ms\n", p, latency:percentile(p) / 1000))
   end

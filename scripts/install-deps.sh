@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, exactly the Debian 12 packages that mando needs and this machine lacks.
 # Idempotent: when everything is there it prints one line and touches nothing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite and fuzzers need,
-#        Node.js packages of tests/npm included)
+# Usage: scripts/install-deps.sh [--test|--peers]   (--test adds what the test suite and fuzzers
+#        need, Node.js packages of tests/npm included; --peers adds to that the servers the
+#        benchmarks measure mando against: BENCH_PEER=flask bench/interactions.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +14,20 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
   libcairo2-dev libspng-dev libwebp-dev
 )
-if [[ "${1:-}" == "--test" ]]; then
+mode=${1:-}
+case "$mode" in
+  "" | --test | --peers) ;;
+  *) echo "usage: scripts/install-deps.sh [--test|--peers]" >&2; exit 2 ;;
+esac
+if [[ "$mode" == --test || "$mode" == --peers ]]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev libpng-dev
     clang libclang-rt-14-dev clang-format curl wrk
     nodejs npm chromium
   )
+fi
+if [[ "$mode" == --peers ]]; then
+  packages+=(python3-flask python3-nacl gunicorn)
 fi
 
 missing=()
@@ -45,7 +54,7 @@ fi
 
 # The npm packages the tests drive mando with (tests/npm), exactly as locked. `npm ci` starts by
 # deleting node_modules, so a copy of the lock inside it says the install finished from that lock.
-if [[ "${1:-}" == "--test" ]]; then
+if [[ "$mode" == --test || "$mode" == --peers ]]; then
   stamp=tests/npm/node_modules/.installed-package-lock.json
   if cmp -s tests/npm/package-lock.json "$stamp"; then
     echo "install-deps: tests/npm/node_modules matches its lock"

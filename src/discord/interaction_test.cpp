@@ -53,6 +53,26 @@ TEST(ParseInteraction, PingNeedsOnlyItsType) {
   EXPECT_EQ(parse_ok(R"({"type":1})").type, InteractionType::kPing);
 }
 
+// The parse builds its tree in a short-lived arena; data.resolved is kept, so it must be a copy
+// on the heap (ASan reports a read of the arena otherwise), also for a body past the arena.
+TEST(ParseInteraction, ResolvedIsCopiedOutOfTheParse) {
+  for (int users : {1, 200}) {
+    std::string entries;
+    for (int n = 0; n < users; ++n) {
+      const std::string id = std::to_string(1000 + n);
+      entries += (n == 0 ? "" : ",") + ("\"" + id + R"(":{"id":")" + id + R"(","username":"user)" +
+                                        std::to_string(n) + "\"}");
+    }
+    Interaction i = parse_ok(command_body(
+        R"({"id":"20","name":"mando","type":1,"resolved":{"users":{)" + entries + "}}}"));
+    EXPECT_EQ(i.data.resolved.storage().get(), json::storage_ptr().get());
+    ASSERT_TRUE(i.data.resolved.contains("users"));
+    const json::object& parsed = i.data.resolved.at("users").as_object();
+    EXPECT_EQ(parsed.size(), static_cast<std::size_t>(users));
+    EXPECT_EQ(parsed.at("1000").at("username").as_string(), "user0");
+  }
+}
+
 TEST(ParseInteraction, GuildCommandTakesUserFromMember) {
   Interaction i = parse_ok(fixture("command_mando_guild.json"));
   EXPECT_EQ(i.type, InteractionType::kApplicationCommand);

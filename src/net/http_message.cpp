@@ -1,7 +1,6 @@
 #include "net/http_message.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -10,11 +9,12 @@
 
 namespace mando::net {
 
+// ASCII case folding only: field names are tokens (RFC 9110 §5.1), and std::tolower would follow
+// the process's locale (and costs a call per byte).
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+  constexpr auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return fold(x) == fold(y); });
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {

@@ -112,6 +112,17 @@ TEST(Request, QueryParamsAreDecodedAndAbsentOnesAreNullopt) {
   EXPECT_EQ(request.query_param("pageSize"), std::nullopt);
 }
 
+TEST(Headers, NamesCompareCaseInsensitivelyInAsciiOnly) {
+  Headers headers;
+  headers.add("X-Signature-Ed25519", "ab");
+  EXPECT_EQ(headers.get("x-signature-ed25519"), "ab");
+  EXPECT_EQ(headers.get("X-SIGNATURE-ED25519"), "ab");
+  EXPECT_FALSE(headers.contains("X-Signature-Ed2551"));
+  EXPECT_TRUE(iequals("Content-Type", "content-type"));
+  EXPECT_FALSE(iequals("\xC4", "\xE4"));  // Latin-1 Ä and ä: not folded, whatever the locale
+  EXPECT_FALSE(iequals("[", "{"));        // 0x5B and 0x7B differ by 32 but are not letters
+}
+
 TEST(ErrorKindForStatusTest, MapsThePeersErrorStatuses) {
   EXPECT_EQ(error_kind_for_status(400), ErrorKind::kInvalidArgument);
   EXPECT_EQ(error_kind_for_status(401), ErrorKind::kUnauthenticated);
