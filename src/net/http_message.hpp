@@ -3,6 +3,7 @@
 // and every handler. They hold no sockets and no Beast types, so handlers are plain functions
 // over data that tests call directly.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@ class Headers {
   // Appends a field, keeping any existing ones (Set-Cookie-like fields).
   void add(std::string_view name, std::string_view value);
   void remove(std::string_view name);
+  void reserve(std::size_t fields) { fields_.reserve(fields); }
 
   const std::vector<Field>& fields() const { return fields_; }
   bool empty() const { return fields_.empty(); }

@@ -352,6 +352,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     Request req;
     req.method = std::string(message.method_string());
     req.target = std::string(message.target());
+    req.headers.reserve(static_cast<std::size_t>(std::distance(message.begin(), message.end())));
     for (const auto& field : message) req.headers.add(field.name_string(), field.value());
     req.body = std::move(message.body());
     req.remote = conn.remote;
