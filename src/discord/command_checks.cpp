@@ -434,11 +434,23 @@ Result<void> check_value(const OptionSpec& spec, const InteractionOption& option
 
 Result<void> detail::check_command(const CommandSpec& spec) {
   const std::string where = fmt::format("command `{}`", spec.name);
-  if (!valid_name(spec.name)) {
+  const int type = static_cast<int>(spec.type);
+  if (type < 1 || type > 3) return spec_error(where, fmt::format("unknown command type {}", type));
+  if (spec.type != CommandType::kChatInput) {
+    // Menu entries: Discord allows any case and spaces, and no description or options.
+    const std::size_t length = core::code_points(spec.name);
+    if (length < 1 || length > kMaxNameLength ||
+        spec.name.find_first_of("\n\r\t") != std::string::npos) {
+      return spec_error(where, "menu command names must be 1-32 characters on one line");
+    }
+    if (!spec.description.empty()) return spec_error(where, "menu commands have no description");
+    if (!spec.options.empty() || spec.autocomplete) {
+      return spec_error(where, "menu commands have no options");
+    }
+  } else if (!valid_name(spec.name)) {
     return spec_error(where, "names must be 1-32 characters of a-z, 0-9, '-' and '_'");
-  }
-  const std::size_t description = core::code_points(spec.description);
-  if (description < 1 || description > kMaxDescriptionLength) {
+  } else if (const std::size_t description = core::code_points(spec.description);
+             description < 1 || description > kMaxDescriptionLength) {
     return spec_error(where, "the description must be 1-100 characters");
   }
   if (!spec.handler) return spec_error(where, "no handler");

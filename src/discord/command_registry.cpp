@@ -186,7 +186,7 @@ bool Options::get_bool(std::string_view name, bool fallback) const {
 Result<void> CommandRegistry::add(CommandSpec spec) {
   if (auto checked = detail::check_command(spec); !checked) return checked;
   const std::string where = fmt::format("command `{}`", spec.name);
-  if (find(spec.name) != nullptr) {
+  if (find(spec.name, spec.type) != nullptr) {
     return fail(ErrorKind::kInvalidArgument, fmt::format("{}: already registered", where));
   }
   if (commands_.size() >= kMaxCommands) {
@@ -234,9 +234,9 @@ const CommandRegistry::PrefixRoute* CommandRegistry::match(const std::vector<Pre
   return nullptr;
 }
 
-const CommandSpec* CommandRegistry::find(std::string_view name) const {
+const CommandSpec* CommandRegistry::find(std::string_view name, CommandType type) const {
   for (const CommandSpec& c : commands_) {
-    if (c.name == name) return &c;
+    if (c.name == name && c.type == type) return &c;
   }
   return nullptr;
 }
@@ -246,8 +246,8 @@ boost::json::array CommandRegistry::commands_json() const {
   for (const CommandSpec& c : commands_) {
     json::object command;
     command["name"] = c.name;
-    command["description"] = c.description;
-    command["type"] = 1;
+    command["description"] = c.description;  // "" for the menu types, as Discord documents
+    command["type"] = static_cast<int>(c.type);
     if (!c.options.empty()) {
       json::array options;
       for (const OptionSpec& o : c.options) options.push_back(option_json(o));
@@ -278,12 +278,14 @@ boost::asio::awaitable<InteractionResponse> CommandRegistry::dispatch(
 
 boost::asio::awaitable<InteractionResponse> CommandRegistry::run_command(
     Interaction interaction) const {
-  const CommandSpec* spec = interaction.data.type == 1 ? find(interaction.data.name) : nullptr;
+  const CommandSpec* spec =
+      find(interaction.data.name, static_cast<CommandType>(interaction.data.type));
   if (spec == nullptr) {
     module_log()->debug("unknown command interaction_id={} command={}", interaction.id,
                         interaction.data.name);
-    co_return InteractionResponse::ephemeral(
-        fmt::format("Unknown command {}.", quote("/" + interaction.data.name)));
+    co_return InteractionResponse::ephemeral(fmt::format(
+        "Unknown command {}.",
+        quote(interaction.data.type == 1 ? "/" + interaction.data.name : interaction.data.name)));
   }
   if (auto valid = validate_options(*spec, interaction.data); !valid) {
     module_log()->debug("refused options interaction_id={} command={} reason=\"{}\"",
@@ -309,7 +311,7 @@ boost::asio::awaitable<InteractionResponse> CommandRegistry::run_command(
 boost::asio::awaitable<InteractionResponse> CommandRegistry::run_autocomplete(
     Interaction interaction) const {
   // Autocomplete can only answer with choices: every problem is an empty list.
-  const CommandSpec* spec = interaction.data.type == 1 ? find(interaction.data.name) : nullptr;
+  const CommandSpec* spec = find(interaction.data.name);
   auto focused = std::find_if(interaction.data.options.begin(), interaction.data.options.end(),
                               [](const InteractionOption& o) { return o.focused; });
   if (spec == nullptr || !spec->autocomplete || focused == interaction.data.options.end()) {

@@ -137,10 +137,20 @@ using AutocompleteHandler =
 using ComponentHandler =
     std::function<boost::asio::awaitable<InteractionResponse>(ComponentContext)>;
 
+// Application command types (Discord's ApplicationCommandType).
+enum class CommandType {
+  kChatInput = 1,  // a slash command
+  kUser = 2,       // "Apps" menu of a user
+  kMessage = 3,    // "Apps" menu of a message: data.target_id names it, data.resolved holds it
+};
+
 struct CommandSpec {
-  std::string name{};         // 1-32 of [a-z0-9_-]
-  std::string description{};  // 1-100 characters
-  std::vector<OptionSpec> options{};
+  CommandType type = CommandType::kChatInput;
+  // kChatInput: 1-32 of [a-z0-9_-]. kUser and kMessage: the menu entry, 1-32 characters of any
+  // case, spaces allowed ("Transform images").
+  std::string name{};
+  std::string description{};          // kChatInput: 1-100 characters; the menu types: empty
+  std::vector<OptionSpec> options{};  // kChatInput only
   CommandHandler handler{};
   AutocompleteHandler autocomplete{};  // required when an option sets `autocomplete`
   // Where the command may be installed and used; empty: Discord's default (omitted from JSON).
@@ -166,11 +176,12 @@ class CommandRegistry {
   Result<void> add_component_prefix(std::string prefix, ComponentHandler handler);
   Result<void> add_modal_prefix(std::string prefix, ComponentHandler handler);
 
-  const CommandSpec* find(std::string_view name) const;
+  const CommandSpec* find(std::string_view name, CommandType type = CommandType::kChatInput) const;
   const std::vector<CommandSpec>& commands() const { return commands_; }
 
-  // The body of PUT /applications/{id}/commands: every command with type 1 and only the fields
-  // that differ from Discord's defaults; min_value/max_value are integers for INTEGER options.
+  // The body of PUT /applications/{id}/commands: every command with its type and only the
+  // fields that differ from Discord's defaults; min_value/max_value are integers for INTEGER
+  // options.
   boost::json::array commands_json() const;
 
   // Never throws; see the file comment for the routing.

@@ -295,6 +295,82 @@ TEST_F(RegistryTest, AutocompleteFixture) {
   EXPECT_EQ(r.data.at("choices").as_array().size(), 25u);
 }
 
+// A message menu command ("Apps" > "Transform images") beside a slash command of another
+// type: routed by name and type, with the target message in data.resolved.
+TEST_F(RegistryTest, MessageCommandIsRoutedByTypeWithItsTarget) {
+  auto seen = std::make_shared<std::optional<CommandContext>>();
+  CommandSpec menu;
+  menu.type = CommandType::kMessage;
+  menu.name = "Transform images";
+  menu.handler = [seen](CommandContext ctx) -> asio::awaitable<InteractionResponse> {
+    *seen = ctx;
+    co_return InteractionResponse::deferred();
+  };
+  auto added = registry_.add(menu);
+  ASSERT_TRUE(added) << added.error().message;
+  menu.name = "mando";  // the same name as the slash command: another command
+  ASSERT_TRUE(registry_.add(menu));
+  EXPECT_FALSE(registry_.add(menu)) << "a second message command of the same name";
+
+  auto i = parse_interaction(testing::read_test_data("discord/message_command_transform.json"));
+  ASSERT_TRUE(i) << i.error().message;
+  EXPECT_EQ(i->data.type, 3);
+  EXPECT_EQ(i->data.target_id, "1180000000000000070");
+  auto r = dispatch(std::move(*i));
+  EXPECT_EQ(r.type, ResponseType::kDeferredChannelMessageWithSource);
+  ASSERT_TRUE(seen->has_value());
+  const auto& messages = (*seen)->interaction.data.resolved.at("messages").as_object();
+  EXPECT_TRUE(messages.contains("1180000000000000070"));
+
+  // A slash command interaction named like a menu command does not reach it.
+  seen->reset();
+  auto slash = dispatch(command("Transform images"));
+  EXPECT_TRUE(slash.is_ephemeral());
+  EXPECT_FALSE(seen->has_value());
+
+  const json::array listed = registry_.commands_json();
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[1].at("type").as_int64(), 3);
+  EXPECT_EQ(listed[1].at("name").as_string(), "Transform images");
+  EXPECT_EQ(listed[1].at("description").as_string(), "");
+  EXPECT_FALSE(listed[1].as_object().contains("options"));
+}
+
+TEST(RegistrySpec, MenuCommandsHaveNoDescriptionOrOptionsAndAMenuName) {
+  auto handler = [](CommandContext) -> asio::awaitable<InteractionResponse> {
+    co_return InteractionResponse::deferred();
+  };
+  auto refused = [&](CommandSpec spec) {
+    spec.handler = handler;
+    CommandRegistry registry;
+    auto added = registry.add(std::move(spec));
+    return added ? std::string() : added.error().message;
+  };
+  CommandSpec spec{.type = CommandType::kMessage, .name = "Transform images"};
+  EXPECT_EQ(refused(spec), "");
+  spec.description = "Resize";
+  EXPECT_NE(refused(spec).find("no description"), std::string::npos);
+  spec.description = "";
+  spec.options = {{.name = "size", .description = "Side", .type = OptionType::kInteger}};
+  EXPECT_NE(refused(spec).find("no options"), std::string::npos);
+  spec.options.clear();
+  spec.name = "a name that is far longer than thirty-two characters";
+  EXPECT_NE(refused(spec).find("1-32"), std::string::npos);
+  spec.name = "two\nlines";
+  EXPECT_NE(refused(spec).find("one line"), std::string::npos);
+  spec.name = "Transform images";
+  spec.type = static_cast<CommandType>(4);
+  EXPECT_NE(refused(spec).find("unknown command type 4"), std::string::npos);
+}
+
+TEST(ParseMenuInteraction, MessageCommandWithoutTargetIsRefused) {
+  auto body = json::parse(testing::read_test_data("discord/message_command_transform.json"));
+  body.at("data").as_object().erase("target_id");
+  auto parsed = parse_interaction(json::serialize(body));
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message.find("data.target_id"), std::string::npos);
+}
+
 TEST_F(RegistryTest, AutocompleteProblemsAnswerNoChoices) {
   for (auto [name, option] :
        {std::pair{"foo", "palette"}, std::pair{"mando", "title"}, std::pair{"mando", "nope"}}) {

@@ -206,6 +206,12 @@ Result<void> parse_command_data(const json::object& d, InteractionData& data) {
     if (!type) return tl::unexpected(type.error());
     data.type = *type;
   }
+  auto target = optional_snowflake(d, "target_id", "data");
+  if (!target) return tl::unexpected(target.error());
+  data.target_id = target->value_or("");
+  if (data.type != 1 && data.target_id.empty()) {
+    return field_error("data.target_id", "is required for user and message commands");
+  }
   auto options = optional_array(d, "options", "data");
   if (!options) return tl::unexpected(options.error());
   if (*options != nullptr) {

@@ -73,7 +73,8 @@ struct InteractionData {
   int type = 1;                            // 1 CHAT_INPUT, 2 USER, 3 MESSAGE
   std::vector<std::string> subcommand;     // ["group", "sub"], ["sub"] or empty
   std::vector<InteractionOption> options;  // leaf options of the (sub)command
-  boost::json::object resolved;            // data.resolved as received (users, attachments, ...)
+  std::string target_id;  // USER and MESSAGE commands: the user or message used on; else empty
+  boost::json::object resolved;  // data.resolved as received (users, attachments, ...)
 
   // MESSAGE_COMPONENT and MODAL_SUBMIT.
   std::string custom_id;
