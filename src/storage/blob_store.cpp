@@ -2,17 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
-#include <exception>
 #include <map>
 #include <utility>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "core/fan_out.hpp"
 #include "storage/key.hpp"
 
 namespace mando::storage {
@@ -66,30 +62,15 @@ asio::awaitable<void> head_into(BlobBackend& backend, std::string key, Result<Ob
 }
 
 // Reads the metadata of every key, `concurrency` at a time; the answers in the order of `keys`.
-// (Boost 1.81's ranged parallel_group reads its operations after they may be gone when they
-// complete on another thread, so the fan-out is a channel that counts completions.)
 asio::awaitable<std::vector<Result<ObjectInfo>>> head_all(BlobBackend& backend,
                                                           std::vector<std::string> keys,
                                                           int concurrency) {
-  const auto executor = co_await asio::this_coro::executor;
   // Every slot starts as an error: a head that throws (its coroutine ends without writing) must
   // read as a failure to retry next time, never as a blob without an expiry.
   std::vector<Result<ObjectInfo>> out(
       keys.size(), fail(ErrorKind::kInternal, "the metadata read ended without an answer"));
-  asio::experimental::concurrent_channel<void(boost::system::error_code)> finished(executor,
-                                                                                   keys.size());
-  auto launch = [&](std::size_t i) {
-    asio::co_spawn(executor, head_into(backend, keys[i], &out[i]), [&finished](std::exception_ptr) {
-      finished.try_send(boost::system::error_code{});
-    });
-  };
-  const std::size_t window =
-      std::min(keys.size(), static_cast<std::size_t>(std::max(concurrency, 1)));
-  for (std::size_t i = 0; i < window; ++i) launch(i);
-  for (std::size_t done = 0, next = window; done < keys.size(); ++done) {
-    co_await finished.async_receive(asio::use_awaitable);
-    if (next < keys.size()) launch(next++);
-  }
+  auto head = [&](std::size_t i) { return head_into(backend, keys[i], &out[i]); };
+  co_await core::fan_out(keys.size(), concurrency, head);
   co_return out;
 }
 
