@@ -331,6 +331,33 @@ const std::vector<Field>& fields() {
       duration_field(
           "bot", "ack_budget", [](auto& c) -> auto& { return c.bot.ack_budget; }, milliseconds(1),
           milliseconds(2500)),
+      int_field(
+          "transform", "max_inputs", [](auto& c) -> auto& { return c.transform.max_inputs; }, 1,
+          100),
+      size_field(
+          "transform", "max_input_bytes",
+          [](auto& c) -> auto& { return c.transform.max_input_bytes; }, 1024, 1ull << 30),
+      size_field(
+          "transform", "max_job_bytes", [](auto& c) -> auto& { return c.transform.max_job_bytes; },
+          1024, 1ull << 34),
+      size_field(
+          "transform", "max_pixels", [](auto& c) -> auto& { return c.transform.max_pixels; }, 4096,
+          1ull << 32),
+      int_field(
+          "transform", "downloads_per_job",
+          [](auto& c) -> auto& { return c.transform.downloads_per_job; }, 1, 64),
+      duration_field(
+          "transform", "download_timeout",
+          [](auto& c) -> auto& { return c.transform.download_timeout; }, seconds(1), hours(1)),
+      int_field(
+          "transform", "workers", [](auto& c) -> auto& { return c.transform.workers; }, 0, 256),
+      size_field(
+          "transform", "worker_memory_bytes",
+          [](auto& c) -> auto& { return c.transform.worker_memory_bytes; }, 64ull << 20,
+          1ull << 40),
+      duration_field(
+          "transform", "worker_cpu_time",
+          [](auto& c) -> auto& { return c.transform.worker_cpu_time; }, seconds(1), hours(1)),
   };
   return kFields;
 }

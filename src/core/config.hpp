@@ -119,6 +119,20 @@ struct BotConfig {
   std::chrono::milliseconds ack_budget{std::chrono::seconds(2)};
 };
 
+// [transform]: /transform's limits and its decoder processes (docs/TRANSFORM.md).
+struct TransformConfig {
+  int max_inputs = 20;                               // images per job
+  std::uint64_t max_input_bytes = 25 * 1024 * 1024;  // one download
+  std::uint64_t max_job_bytes = 200 * 1024 * 1024;   // all downloads of one job
+  std::uint64_t max_pixels = 50'000'000;             // width x height, read before decoding
+  int downloads_per_job = 4;                         // concurrent downloads of one job
+  std::chrono::milliseconds download_timeout{std::chrono::seconds(30)};  // one download, total
+  int workers = 0;  // decoder processes; 0: one per core
+  // Address space of one decoder process; a decode past it fails that image only.
+  std::uint64_t worker_memory_bytes = 1024ull * 1024 * 1024;
+  std::chrono::milliseconds worker_cpu_time{std::chrono::seconds(30)};  // CPU of one image
+};
+
 // [guilds.ID]: per-guild overrides of the per-user limits (0 or unset: [bot]'s value).
 struct GuildLimits {
   std::string guild_id;
@@ -135,6 +149,7 @@ struct Config {
   QueueConfig queue;
   StorageConfig storage;
   BotConfig bot;
+  TransformConfig transform;
   std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
   std::vector<GuildLimits> guilds;    // [guilds.ID] tables, in file order
 

@@ -306,5 +306,29 @@ TEST_F(ConfigTest, BotGiveUpPointAndAckBudget) {
   EXPECT_FALSE(load_config(std::nullopt, {{"MANDO_BOT_ACK_BUDGET", "0s"}}));
 }
 
+TEST_F(ConfigTest, TransformLimitsFromFileAndEnvironment) {
+  auto defaults = load_config(std::nullopt, {});
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->transform.max_inputs, 20);
+  EXPECT_EQ(defaults->transform.max_input_bytes, 25u * 1024 * 1024);
+  EXPECT_EQ(defaults->transform.max_job_bytes, 200u * 1024 * 1024);
+  EXPECT_EQ(defaults->transform.max_pixels, 50'000'000u);
+
+  auto set = load_config(write("t.toml",
+                               "[transform]\nmax_inputs = 8\nmax_input_bytes = \"5MiB\"\n"
+                               "download_timeout = \"10s\"\nworkers = 3\n"),
+                         {{"MANDO_TRANSFORM_MAX_JOB_BYTES", "40MiB"}});
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->transform.max_inputs, 8);
+  EXPECT_EQ(set->transform.max_input_bytes, 5u * 1024 * 1024);
+  EXPECT_EQ(set->transform.max_job_bytes, 40u * 1024 * 1024);
+  EXPECT_EQ(set->transform.download_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(set->transform.workers, 3);
+
+  auto bad = load_config(std::nullopt, {{"MANDO_TRANSFORM_MAX_INPUTS", "0"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("max_inputs"), std::string::npos) << bad.error().message;
+}
+
 }  // namespace
 }  // namespace mando::core
