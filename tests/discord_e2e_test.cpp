@@ -279,7 +279,9 @@ TEST_F(DiscordE2eTest, TheSameInteractionTwiceIsRenderedOnce) {
 
   next_version(*sent.message_id);
   const std::string m = metrics();
-  EXPECT_NE(m.find("mando_jobs_total{outcome=\"duplicate\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("mando_jobs_total{command=\"mando\",outcome=\"duplicate\"} 1"),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("mando_render_seconds_count 1\n"), std::string::npos) << m;
 }
 

@@ -125,6 +125,33 @@ TEST(Jobs, BodiesRoundTripAndRefuseMissingFields) {
   EXPECT_FALSE(parse_reply_job("not json"));
 }
 
+TEST(Jobs, TransformBodiesRoundTripAndRefuseBadShapes) {
+  TransformJob job{{"1", "2", "t", "3", std::nullopt, 8 << 20},
+                   {"https://a.example/1.png", "https://cdn.discordapp.com/2.jpg"},
+                   256,
+                   "entropy",
+                   "webp"};
+  auto back = parse_transform_job(to_json(job));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->urls, job.urls);
+  EXPECT_EQ(back->size, 256);
+  EXPECT_EQ(back->crop, "entropy");
+  EXPECT_EQ(back->format, "webp");
+  EXPECT_EQ(back->target.attachment_size_limit, 8u << 20);
+
+  const std::string target = R"("target":{"interaction_id":"1","application_id":"2",)"
+                             R"("token":"t","user_id":"3"})";
+  for (const std::string& bad :
+       {"{" + target + R"(,"urls":"x","size":1,"crop":"none","format":"png"})",
+        "{" + target + R"(,"urls":[1],"size":1,"crop":"none","format":"png"})",
+        "{" + target + R"(,"urls":[],"size":"big","crop":"none","format":"png"})",
+        "{" + target + R"(,"urls":[],"size":1,"format":"png"})"}) {
+    auto parsed = parse_transform_job(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_NE(parsed.error().message.find("transform-images task"), std::string::npos);
+  }
+}
+
 TEST(Jobs, TokenLifetimeComesFromTheInteractionId) {
   const auto now = system_clock::now();
   DiscordTarget fresh{snowflake_at(now - std::chrono::minutes(14)), "a", "t", "u", std::nullopt};

@@ -106,6 +106,16 @@ std::string to_json(const ReplyJob& job) {
   return json::serialize(o);
 }
 
+std::string to_json(const TransformJob& job) {
+  json::array urls;
+  for (const auto& url : job.urls) urls.emplace_back(url);
+  return json::serialize(json::object{{"target", to_json(job.target)},
+                                      {"urls", std::move(urls)},
+                                      {"size", job.size},
+                                      {"crop", job.crop},
+                                      {"format", job.format}});
+}
+
 Result<ImageJob> parse_image_job(std::string_view body) {
   constexpr std::string_view kWhat = "create-image task";
   auto o = parse_object(body, kWhat);
@@ -144,6 +154,41 @@ Result<ReplyJob> parse_reply_job(std::string_view body) {
   if (!job.blob_key.empty() && job.filename.empty()) {
     return fail(ErrorKind::kInvalidArgument,
                 fmt::format("{}: field `filename` must be set with `blob_key`", kWhat));
+  }
+  return job;
+}
+
+Result<TransformJob> parse_transform_job(std::string_view body) {
+  constexpr std::string_view kWhat = "transform-images task";
+  auto o = parse_object(body, kWhat);
+  if (!o) return tl::unexpected(o.error());
+  auto target = parse_target(*o, kWhat);
+  if (!target) return tl::unexpected(target.error());
+  TransformJob job;
+  job.target = std::move(*target);
+  const json::value* urls = o->if_contains("urls");
+  if (urls == nullptr || !urls->is_array()) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `urls` must be an array of strings", kWhat));
+  }
+  for (const json::value& url : urls->as_array()) {
+    if (!url.is_string()) {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("{}: field `urls` must be an array of strings", kWhat));
+    }
+    job.urls.emplace_back(url.as_string());
+  }
+  const json::value* size = o->if_contains("size");
+  boost::system::error_code ec;
+  if (size != nullptr) job.size = size->to_number<int>(ec);
+  if (size == nullptr || ec) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `size` must be a whole number", kWhat));
+  }
+  for (auto [key, out] : {std::pair{"crop", &job.crop}, {"format", &job.format}}) {
+    auto s = string_field(*o, key, kWhat);
+    if (!s) return tl::unexpected(s.error());
+    *out = std::move(*s);
   }
   return job;
 }

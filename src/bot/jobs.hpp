@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -58,6 +59,17 @@ struct ImageJob {
   std::string options;  // the user's options in the buttons' compact form (commands/mando.hpp)
 };
 
+// Queue `transform-images`: fetch `urls` (in the user's order: "image 1" is urls[0]), make each
+// a `size` x `size` image (`crop`, `format`: transform/spec.hpp's names) and post a contact
+// sheet of them for `target`.
+struct TransformJob {
+  DiscordTarget target;
+  std::vector<std::string> urls;
+  int size = 512;
+  std::string crop = "attention";
+  std::string format = "jpeg";
+};
+
 // Queue `reply-discord`: edit the target's original response into `message` (Discord's message
 // payload), uploading the blob `blob_key` as `filename` when it is set. `url` is the blob's link,
 // shown instead of the upload when the file is over the target's upload limit.
@@ -73,7 +85,11 @@ struct ReplyJob {
 boost::json::object to_json(const DiscordTarget& target);
 std::string to_json(const ImageJob& job);
 std::string to_json(const ReplyJob& job);
+std::string to_json(const TransformJob& job);
 Result<ImageJob> parse_image_job(std::string_view body);
 Result<ReplyJob> parse_reply_job(std::string_view body);
+// Checks the shape only (an array of strings, a size that is a number); the worker checks the
+// values against its limits.
+Result<TransformJob> parse_transform_job(std::string_view body);
 
 }  // namespace mando::bot

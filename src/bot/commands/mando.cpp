@@ -17,6 +17,7 @@ namespace json = boost::json;
 
 namespace {
 
+constexpr JobNoun kMandoJob{"mando", "your mandala"};
 constexpr std::string_view kRerollPrefix = "mando:reroll:";
 constexpr std::string_view kVaryPrefix = "mando:vary:";
 constexpr std::array<std::string_view, 4> kStyles = {"line", "fill", "bezier", "bezier_fill"};
@@ -34,13 +35,6 @@ std::optional<T> parse_number(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-discord::InteractionResponse refusal(const JobTracker::Admission& admission) {
-  return discord::InteractionResponse::ephemeral(fmt::format(
-      "You already have {} image{} waiting and {} being made (at most {} may wait). Try again "
-      "when one of them is done.",
-      admission.queued, admission.queued == 1 ? "" : "s", admission.running, admission.max_queued));
 }
 
 }  // namespace
@@ -178,19 +172,10 @@ json::object finished_message(const MandoOptions& options, const render::Mandala
   return message;
 }
 
-MandoModule::MandoModule(MandoDeps deps) : deps_(std::move(deps)) {
+MandoModule::MandoModule(MandoDeps deps)
+    : deps_(std::move(deps)),
+      intake_({deps_.tasks, deps_.jobs, deps_.metrics, deps_.ack_budget, deps_.now}) {
   if (deps_.metrics != nullptr) {
-    jobs_total_ = &deps_.metrics->counter("mando_jobs_total",
-                                          "/mando jobs by outcome at the ingress: queued, "
-                                          "duplicate (the same interaction again), refused (a "
-                                          "user over their limit), failed (not enqueued)",
-                                          {"outcome"});
-    busy_total_ = &deps_.metrics
-                       ->counter("mando_interactions_busy_total",
-                                 "Interactions answered \"busy\" because their task was not "
-                                 "enqueued within [bot] ack_budget",
-                                 {})
-                       .labels({});
     render_seconds_ = &deps_.metrics
                            ->histogram("mando_render_seconds", "Time to render and encode an image",
                                        core::latency_buckets())
@@ -285,49 +270,12 @@ Result<void> MandoModule::register_into(discord::CommandRegistry& registry) {
 
 asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
     const discord::Interaction& interaction, MandoOptions options) {
-  auto count = [this](std::string_view outcome) {
-    if (jobs_total_ != nullptr) jobs_total_->labels({std::string(outcome)}).inc();
-  };
-  if (deps_.tasks == nullptr || deps_.jobs == nullptr) {
-    co_return discord::InteractionResponse::ephemeral(
-        "This mando cannot make images: it runs without a task queue.");
-  }
   if (!options.seed) options.seed = random_seed();
   auto spec = options.spec();
   if (!spec) co_return discord::InteractionResponse::ephemeral(spec.error().message);
-
-  ImageJob job{{interaction.id, interaction.application_id, interaction.token, interaction.user.id,
-                interaction.guild_id, interaction.attachment_size_limit.value_or(0)},
-               render::format_spec(*spec),
-               options.compact()};
-  auto admission = deps_.jobs->admit(job.target, deps_.now());
-  if (!admission.admitted) {
-    count("refused");
-    co_return refusal(admission);
-  }
-  using Sent = TaskSender::Sent;
-  auto sent = co_await deps_.tasks->send_within(deps_.ack_budget, kCreateImageQueue, interaction.id,
-                                                kGenerateImagePath, to_json(job));
-  if (!sent) {
-    deps_.jobs->forget(interaction.id);
-    count("failed");
-    core::logger("bot")->error("interaction {}: could not queue the image: {}", interaction.id,
-                               sent.error().message);
-    co_return discord::InteractionResponse::ephemeral(
-        "Sorry, I could not start your mandala just now. Please try again in a moment.");
-  }
-  if (*sent == Sent::kLate) {
-    // Not counted against the user: the task is taken back if it lands (send_within).
-    if (admission.fresh) deps_.jobs->forget(interaction.id);
-    if (busy_total_ != nullptr) busy_total_->inc();
-    core::logger("bot")->warn("interaction {}: the queue did not take the task within {} ms",
-                              interaction.id, deps_.ack_budget.count());
-    co_return discord::InteractionResponse::ephemeral("mando is busy, try again in a moment.");
-  }
-  // A duplicate whose first job already finished must not stay counted against the user.
-  if (*sent == Sent::kDuplicate && admission.fresh) deps_.jobs->forget(interaction.id);
-  count(*sent == Sent::kCreated ? "queued" : "duplicate");
-  co_return discord::InteractionResponse::deferred();
+  ImageJob job{target_of(interaction), render::format_spec(*spec), options.compact()};
+  co_return co_await intake_.submit(kMandoJob, job.target, kCreateImageQueue, kGenerateImagePath,
+                                    to_json(job));
 }
 
 asio::awaitable<std::optional<net::Response>> MandoModule::start(const DiscordTarget& target) {

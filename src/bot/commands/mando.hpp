@@ -29,6 +29,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "bot/finisher.hpp"
+#include "bot/intake.hpp"
 #include "bot/job_tracker.hpp"
 #include "bot/jobs.hpp"
 #include "bot/tasks.hpp"
@@ -108,8 +109,7 @@ class MandoModule : public std::enable_shared_from_this<MandoModule> {
   boost::asio::awaitable<void> say_drawing(const DiscordTarget& target);
 
   MandoDeps deps_;
-  core::Family<core::Counter>* jobs_total_ = nullptr;
-  core::Counter* busy_total_ = nullptr;
+  JobIntake intake_;
   core::Histogram* render_seconds_ = nullptr;
 };
 

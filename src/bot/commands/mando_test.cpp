@@ -224,7 +224,7 @@ TEST_F(MandoModuleTest, AUserOverTheLimitIsToldHowManyJobsWait) {
   EXPECT_EQ(refused.at("type").as_int64(), 4);
   EXPECT_EQ(refused.at("data").at("flags").as_int64(), 64);
   const std::string content(refused.at("data").at("content").as_string());
-  EXPECT_NE(content.find("2 images waiting"), std::string::npos) << content;
+  EXPECT_NE(content.find("2 jobs waiting"), std::string::npos) << content;
 }
 
 TEST_F(MandoModuleTest, AnAnimationTooLargeIsAnEphemeralError) {
