@@ -64,6 +64,25 @@ bool Finisher::past_give_up(const DiscordTarget& target) const {
   return now >= target.created(now) + give_up_after_;
 }
 
+boost::asio::awaitable<std::optional<net::Response>> Finisher::begin(
+    const DiscordTarget& target, JobTracker::Clock::time_point now) {
+  auto log = core::logger("bot");
+  const std::string& id = target.interaction_id;
+  if (token_expired(target)) {
+    log->warn("job of interaction {} dropped: its token expired before it ran", id);
+    co_return done(target, "token_expired", "dropped: the interaction token expired");
+  }
+  // Every retry comes here first: the user's other jobs kept this one waiting (429), or the
+  // blob store or queue were down (503), until the give-up point.
+  if (past_give_up(target)) {
+    log->warn("job of interaction {}: past the give-up point, not run", id);
+    co_return co_await fail(target, Failure::kTookTooLong, "gave_up");
+  }
+  if (jobs_.start(target, now) == JobTracker::Start::kStarted) co_return std::nullopt;
+  // The user's other jobs are running: the queue tries this one again later.
+  co_return net::Response::json_error(429, "this user has as many jobs running as allowed");
+}
+
 net::Response Finisher::done(const DiscordTarget& target, std::string_view outcome,
                              std::string_view note) {
   outcomes_.labels({std::string(outcome)}).inc();

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,6 +67,12 @@ class Finisher {
   bool token_expired(const DiscordTarget& target) const;
   // Step 3 of the file comment: stop working, say so.
   bool past_give_up(const DiscordTarget& target) const;
+
+  // What every worker checks before it works on `target`: the token gone (dropped, 200), past
+  // the give-up point (step 3: the failure line), the user's other jobs running
+  // (JobTracker::start: 429, the queue retries later). nullopt: go on, the job now runs.
+  boost::asio::awaitable<std::optional<net::Response>> begin(const DiscordTarget& target,
+                                                             JobTracker::Clock::time_point now);
 
   // Counts `outcome` in mando_discord_replies_total (how every job ended, by whichever worker
   // ended it), forgets the job and answers the queue 200 with `note`.

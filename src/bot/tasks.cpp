@@ -130,4 +130,15 @@ asio::awaitable<Result<TaskSender::Sent>> TaskSender::send_within(std::chrono::m
                                     asio::use_awaitable);
 }
 
+asio::awaitable<net::Response> send_reply(TaskSender& tasks, ReplyJob reply) {
+  const std::string id = reply.target.interaction_id;
+  auto sent = co_await tasks.send(kReplyDiscordQueue, id, kReplyDiscordPath, to_json(reply));
+  if (!sent) {
+    core::logger("bot")->warn("interaction {}: reply-discord unavailable, the queue will retry: {}",
+                              id, sent.error().message);
+    co_return net::Response::json_error(503, "the queue is unavailable");
+  }
+  co_return net::Response::text(200, "sent to reply-discord\n");
+}
+
 }  // namespace mando::bot

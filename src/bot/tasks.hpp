@@ -17,6 +17,7 @@
 #include "bot/jobs.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "net/http_message.hpp"
 #include "queue/task_queue.hpp"
 
 namespace mando::bot {
@@ -67,5 +68,9 @@ class TaskSender {
   std::string project_;
   std::string location_;
 };
+
+// Hands a finished message to reply-discord (task named after the interaction id): the
+// worker's answer to its own queue, 200 once sent, 503 (retry) while the queue is unavailable.
+boost::asio::awaitable<net::Response> send_reply(TaskSender& tasks, ReplyJob reply);
 
 }  // namespace mando::bot

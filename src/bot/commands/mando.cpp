@@ -278,14 +278,6 @@ asio::awaitable<discord::InteractionResponse> MandoModule::start_job(
                                     to_json(job));
 }
 
-asio::awaitable<std::optional<net::Response>> MandoModule::start(const DiscordTarget& target) {
-  if (deps_.jobs->start(target, deps_.now()) == JobTracker::Start::kStarted) {
-    co_return std::nullopt;
-  }
-  // The user's other images are being made: the queue tries this one again later.
-  co_return net::Response::json_error(429, "this user has as many images running as allowed");
-}
-
 asio::awaitable<void> MandoModule::say_drawing(const DiscordTarget& target) {
   if (deps_.discord == nullptr || deps_.progress_after.count() == 0) co_return;
   if (deps_.jobs->editing(target.interaction_id)) co_return;  // its place in line is on its way
@@ -307,23 +299,13 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
   const DiscordTarget& target = job->target;
   const std::string& id = target.interaction_id;
   Finisher& finish = *deps_.finish;
-  if (finish.token_expired(target)) {
-    log->warn("image for interaction {} dropped: its token expired before it was drawn", id);
-    co_return finish.done(target, "token_expired", "dropped: the interaction token expired");
-  }
-  // Every retry comes here first: the user's other jobs kept this one waiting (429), or the
-  // blob store or queue were down (503), until the give-up point.
-  if (finish.past_give_up(target)) {
-    log->warn("image for interaction {}: past the give-up point, not drawn", id);
-    co_return co_await finish.fail(target, Failure::kTookTooLong, "gave_up");
-  }
   auto spec = render::parse_spec(job->spec);
   auto options = MandoOptions::parse_compact(job->options);
   if (!spec || !options) {
     co_return net::Response::json_error(400, spec ? options.error().message : spec.error().message);
   }
   options->seed = spec->seed;
-  if (auto busy = co_await start(target); busy) co_return std::move(*busy);
+  if (auto stop = co_await finish.begin(target, deps_.now()); stop) co_return std::move(*stop);
   co_await say_drawing(target);
 
   const auto started = std::chrono::steady_clock::now();
@@ -360,18 +342,7 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     reply.filename = filename;
     reply.content_type = std::string(render::mime_type(*spec));
   }
-  co_return co_await send_reply(std::move(reply));
-}
-
-asio::awaitable<net::Response> MandoModule::send_reply(ReplyJob reply) {
-  const std::string id = reply.target.interaction_id;
-  auto sent = co_await deps_.tasks->send(kReplyDiscordQueue, id, kReplyDiscordPath, to_json(reply));
-  if (!sent) {
-    core::logger("bot")->warn("interaction {}: reply-discord unavailable, the queue will retry: {}",
-                              id, sent.error().message);
-    co_return net::Response::json_error(503, "the queue is unavailable");
-  }
-  co_return net::Response::text(200, "sent to reply-discord\n");
+  co_return co_await send_reply(*deps_.tasks, std::move(reply));
 }
 
 }  // namespace mando::bot::commands

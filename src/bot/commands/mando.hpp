@@ -101,10 +101,6 @@ class MandoModule : public std::enable_shared_from_this<MandoModule> {
  private:
   boost::asio::awaitable<discord::InteractionResponse> start_job(
       const discord::Interaction& interaction, MandoOptions options);
-  // JobTracker::start() for the worker; a response for the queue when the job cannot start.
-  boost::asio::awaitable<std::optional<net::Response>> start(const DiscordTarget& target);
-  // Hands the message to reply-discord; the worker's answer to the queue.
-  boost::asio::awaitable<net::Response> send_reply(ReplyJob reply);
   // "Drawing..." on a deferred message that waited at least progress_after.
   boost::asio::awaitable<void> say_drawing(const DiscordTarget& target);
 
