@@ -127,9 +127,10 @@ TEST_F(QueuesCliTest, CreatesDescribesUpdatesPausesAndDeletesAQueue) {
   ok({"queues", "create", "replies"});
   // The bot's own queues are declared at start.
   EXPECT_EQ(first_column(ok({"queues", "list"})),
-            (std::vector<std::string>{"create-image", "images", "replies", "reply-discord"}));
+            (std::vector<std::string>{"create-image", "images", "replies", "reply-discord",
+                                      "transform-images"}));
   auto listed = json::parse(ok({"queues", "list", "--page-size", "1", "--format", "json"}));
-  ASSERT_EQ(listed.as_array().size(), 4u);  // followed nextPageToken
+  ASSERT_EQ(listed.as_array().size(), 5u);  // followed nextPageToken
   EXPECT_EQ(listed.as_array()[2].at("name").as_string(),
             "projects/mando/locations/local/queues/replies");
   EXPECT_EQ(first_column(ok({"queues", "list", "--page-size", "1", "--limit", "1"})),

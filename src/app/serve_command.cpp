@@ -52,7 +52,7 @@ void add_serve_command(CLI::App& app) {
                   "parts this process runs");
   cmd->add_option("--queues", flags->queues,
                   "With --role worker: the queues whose worker routes to serve (create-image, "
-                  "reply-discord; default all)")
+                  "transform-images, reply-discord; default all)")
       ->delimiter(',');
   cmd->callback([flags] {
     if (int status = serve(*flags); status != 0) throw CLI::RuntimeError(status);

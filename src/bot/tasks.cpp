@@ -39,6 +39,7 @@ std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue
     if (q.max_doublings == 0) q.max_doublings = 4;
   };
   fill(declare(kCreateImageQueue), std::max(2, 2 * std::max(1, cpu_threads)), seconds(10));
+  fill(declare(kTransformImagesQueue), std::max(2, std::max(1, cpu_threads)), seconds(10));
   fill(declare(kReplyDiscordQueue), 200, seconds(30));
   return configured;
 }
