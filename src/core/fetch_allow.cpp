@@ -137,7 +137,7 @@ class EntryParser {
       if (!ok) return bad("a host name has only letters, digits, '-', '_' and dots");
       out += lower;
     }
-    if (out.front() == '.' || out.find("..") != std::string::npos) {
+    if (out.front() == '.' || out.back() == '.' || out.find("..") != std::string::npos) {
       return bad("a host name has no empty labels");
     }
     if (is_numeric_label(out.substr(out.rfind('.') + 1))) {

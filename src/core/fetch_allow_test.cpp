@@ -65,6 +65,7 @@ TEST(FetchAllowEntry, MistakesAreRefusedSayingWhy) {
       {"host:http", "from 1 to 65535"},
       {"ho st:80", "letters, digits"},
       {"a..b:80", "empty labels"},
+      {"a..:80", "empty labels"},
       {":80", "the host is empty"},
       {"[fe80::1%eth0]:80", "zone ids"},
       {"fe80::/10%1", "zone ids"},

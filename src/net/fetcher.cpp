@@ -22,9 +22,11 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// "host:port:addr1,[addr2]", curl's CURLOPT_RESOLVE spelling.
+// "+host:port:addr1,[addr2]", curl's CURLOPT_RESOLVE spelling. The '+' lets the entry expire
+// from the client's DNS cache like a looked-up one (60 s): without it every host ever fetched
+// would stay there for good. It is used at once, and the connect check covers the rest.
 std::string pin(const CheckedUrl& url, const std::vector<asio::ip::address>& addresses) {
-  std::string out = fmt::format("{}:{}:", url.host, url.port);
+  std::string out = fmt::format("+{}:{}:", url.host, url.port);
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     if (i > 0) out += ',';
     const std::string text = addresses[i].to_string();
@@ -177,7 +179,8 @@ asio::awaitable<Result<Fetched>> Fetcher::fetch(std::string url, FetchLimits lim
       auto target = follow(current.url, *location);
       if (!target) {
         co_return logged(Error{ErrorKind::kUnavailable,
-                               fmt::format("unusable Location \"{}\"", location->substr(0, 200))},
+                               // Its length only: a Location may carry tokens.
+                               fmt::format("unusable Location ({} bytes)", location->size())},
                          current.host,
                          Error{ErrorKind::kUnavailable, "the server sent an invalid redirect"});
       }

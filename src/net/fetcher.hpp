@@ -33,7 +33,7 @@
 namespace mando::net {
 
 struct FetchLimits {
-  std::size_t max_bytes = 25 * 1024 * 1024;  // of the final body; larger is kResourceExhausted
+  std::size_t max_bytes = 25 * 1024 * 1024;  // of any answer's body; more is kResourceExhausted
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};         // all hops, waits included
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};  // each connection
   // Slower than low_speed_bytes per second for low_speed_time aborts the download (a server

@@ -356,6 +356,13 @@ TEST_F(FetcherTest, RelativeRedirectsAreFollowed) {
   EXPECT_EQ(server_.requests(), 2);
 }
 
+TEST_F(FetcherTest, AnUnreadableLocationIsAnInvalidRedirect) {
+  server_.route("/bad-location", {Script::kRedirect, "http://[::1"});
+  auto fetcher = make();
+  expect_error(fetch(*fetcher, server_.url("/bad-location")), ErrorKind::kUnavailable,
+               "the server sent an invalid redirect");
+}
+
 TEST_F(FetcherTest, ThreeRedirectsAreFollowedAndFourAreTooMany) {
   server_.route("/r0", {Script::kImage, ""});
   for (int i = 1; i <= 4; ++i) {

@@ -190,7 +190,8 @@ Result<std::string> normalise_name(std::string_view decoded) {
     out += lower;
   }
   if (out.back() == '.') out.pop_back();
-  if (out.empty() || out.front() == '.' || out.find("..") != std::string::npos) {
+  if (out.empty() || out.front() == '.' || out.back() == '.' ||
+      out.find("..") != std::string::npos) {
     return invalid(std::string(kBadHost));
   }
   return out;
