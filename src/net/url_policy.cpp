@@ -336,10 +336,11 @@ Result<CheckedUrl> UrlPolicy::check_url(std::string_view url) const {
 
   out.port = out.scheme == "https" ? 443 : 80;
   if (std::string_view digits = parsed->port(); !digits.empty()) {
-    digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));
+    digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));  // as browsers
+    if (digits.size() > 5) return invalid("the port is not valid");
     unsigned value = 0;
     for (char c : digits) value = value * 10 + static_cast<unsigned>(c - '0');
-    if (digits.size() > 5 || value > 65535) return invalid("the port is not valid");
+    if (value > 65535) return invalid("the port is not valid");
     out.port = static_cast<std::uint16_t>(value);
   }
 
