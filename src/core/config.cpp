@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -11,13 +13,16 @@
 #include <toml++/toml.h>
 
 #include "core/duration.hpp"
+#include "core/fetch_allow.hpp"
 
 extern char** environ;
 
 namespace mando::core {
 namespace {
 
-enum class Kind { kString, kInt, kDuration, kSize, kBool };
+// kList: a TOML array of strings, or one comma-separated string (the only form the environment
+// has); set() receives the items joined with commas.
+enum class Kind { kString, kInt, kDuration, kSize, kBool, kList };
 
 // One configuration key: where it lives, how to parse and print it. The table in fields() is
 // the single place a key is declared; the file parser, the environment and `config check` all
@@ -126,6 +131,45 @@ Field bool_field(std::string section, std::string key, Ref ref) {
   };
   f.get = [ref](const Config& c) { return std::string(ref(c) ? "true" : "false"); };
   return f;
+}
+
+// Items are trimmed and empty ones dropped ("a, b," is two), then each is checked.
+template <typename Ref>
+Field list_field(std::string section, std::string key, Ref ref,
+                 std::function<std::string(const std::string&)> check) {
+  Field f{std::move(section), std::move(key), Kind::kList, false, nullptr, nullptr};
+  f.set = [ref, check](Config& c, const std::string& text) {
+    std::vector<std::string> items;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      const std::size_t comma = std::min(rest.find(','), rest.size());
+      std::string_view item = rest.substr(0, comma);
+      rest.remove_prefix(std::min(comma + 1, rest.size()));
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+        item.remove_prefix(1);
+      }
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+        item.remove_suffix(1);
+      }
+      if (item.empty()) continue;
+      if (auto why = check(std::string(item)); !why.empty()) return why;
+      items.emplace_back(item);
+    }
+    ref(c) = std::move(items);
+    return std::string();
+  };
+  // A TOML array; the items hold no quotes or backslashes (check() allows none).
+  f.get = [ref](const Config& c) {
+    std::vector<std::string> quoted;
+    for (const auto& item : ref(c)) quoted.push_back(fmt::format("\"{}\"", item));
+    return fmt::format("[{}]", fmt::join(quoted, ", "));
+  };
+  return f;
+}
+
+std::string check_fetch_allow(const std::string& text) {
+  auto entry = parse_fetch_allow_entry(text);
+  return entry ? std::string() : entry.error().message;
 }
 
 std::string check_one_of(const std::string& text, std::initializer_list<std::string_view> allowed) {
@@ -358,8 +402,26 @@ const std::vector<Field>& fields() {
       duration_field(
           "transform", "worker_cpu_time",
           [](auto& c) -> auto& { return c.transform.worker_cpu_time; }, seconds(1), hours(1)),
+      bool_field(
+          "fetch", "allow_http", [](auto& c) -> auto& { return c.fetch.allow_http; }),
+      list_field(
+          "fetch", "allow", [](auto& c) -> auto& { return c.fetch.allow; }, check_fetch_allow),
   };
   return kFields;
+}
+
+// A kList value: an array of strings joined with commas, or one string as it is.
+std::optional<std::string> list_text(const toml::node& node) {
+  if (auto s = node.as_string()) return s->get();
+  const toml::array* array = node.as_array();
+  if (array == nullptr) return std::nullopt;
+  std::vector<std::string> items;
+  for (const auto& item : *array) {
+    auto s = item.as_string();
+    if (s == nullptr) return std::nullopt;
+    items.push_back(s->get());
+  }
+  return fmt::format("{}", fmt::join(items, ","));
 }
 
 // A scalar TOML value as the text the field parsers take.
@@ -638,11 +700,12 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
               ? file.at_path((f.section.empty() ? "" : f.section + ".") + f.key + "_file").node()
               : nullptr;
       if (node != nullptr) {
-        auto text = scalar_text(*node);
+        const bool list = f.kind == Kind::kList;
+        auto text = list ? list_text(*node) : scalar_text(*node);
         if (!text) {
-          return fail(
-              ErrorKind::kInvalidArgument,
-              fmt::format("config: {} (in {}): must be a string or a number", qualified(f), *path));
+          return fail(ErrorKind::kInvalidArgument,
+                      fmt::format("config: {} (in {}): must be {}", qualified(f), *path,
+                                  list ? "an array of strings" : "a string or a number"));
         }
         src = Source{*text, "in " + *path};
         if (f.secret && !text->empty()) {
@@ -686,7 +749,8 @@ std::string render_config(const Config& config) {
     }
     std::string value = f.get(config);
     if (f.secret && !value.empty()) value = "<redacted>";
-    bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize && f.kind != Kind::kBool;
+    bool quoted = f.kind != Kind::kInt && f.kind != Kind::kSize && f.kind != Kind::kBool &&
+                  f.kind != Kind::kList;
     out += quoted ? fmt::format("{} = \"{}\"\n", f.key, value)
                   : fmt::format("{} = {}\n", f.key, value);
   }

@@ -133,6 +133,13 @@ struct TransformConfig {
   std::chrono::milliseconds worker_cpu_time{std::chrono::seconds(30)};  // CPU of one image
 };
 
+// [fetch]: where downloads of URLs that strangers give (images for /transform, GPU providers'
+// results) may go beyond the public internet on ports 80 and 443. net::UrlPolicy applies it.
+struct FetchConfig {
+  bool allow_http = false;         // plain http too, not only https
+  std::vector<std::string> allow;  // core/fetch_allow.hpp entries, validated at load
+};
+
 // [guilds.ID]: per-guild overrides of the per-user limits (0 or unset: [bot]'s value).
 struct GuildLimits {
   std::string guild_id;
@@ -150,6 +157,7 @@ struct Config {
   StorageConfig storage;
   BotConfig bot;
   TransformConfig transform;
+  FetchConfig fetch;
   std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
   std::vector<GuildLimits> guilds;    // [guilds.ID] tables, in file order
 

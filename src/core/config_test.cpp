@@ -330,5 +330,65 @@ TEST_F(ConfigTest, TransformLimitsFromFileAndEnvironment) {
   EXPECT_NE(bad.error().message.find("max_inputs"), std::string::npos) << bad.error().message;
 }
 
+TEST_F(ConfigTest, FetchSectionFromFileAndEnvironment) {
+  auto defaults = load_config(std::nullopt, {});
+  ASSERT_TRUE(defaults);
+  EXPECT_FALSE(defaults->fetch.allow_http);
+  EXPECT_TRUE(defaults->fetch.allow.empty());
+  EXPECT_NE(render_config(*defaults).find("[fetch]\nallow_http = false\nallow = []\n"),
+            std::string::npos);
+
+  auto path = write("f.toml", R"(
+[fetch]
+allow_http = true
+allow = ["127.0.0.1:4567", "10.1.0.0/16", "[::1]:8080"]
+)");
+  auto c = load_config(path, {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->fetch.allow_http);
+  EXPECT_EQ(c->fetch.allow,
+            (std::vector<std::string>{"127.0.0.1:4567", "10.1.0.0/16", "[::1]:8080"}));
+  const auto rendered = render_config(*c);
+  EXPECT_NE(rendered.find("allow = [\"127.0.0.1:4567\", \"10.1.0.0/16\", \"[::1]:8080\"]\n"),
+            std::string::npos)
+      << rendered;
+  auto again = load_config(write("round.toml", rendered), {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(render_config(*again), rendered);
+
+  // The environment has no arrays: one comma-separated list, spaces and empty items ignored.
+  auto env = load_config(path, {{"MANDO_FETCH_ALLOW", "127.0.0.1:4567, fd00::/8,"},
+                                {"MANDO_FETCH_ALLOW_HTTP", "false"}});
+  ASSERT_TRUE(env) << env.error().message;
+  EXPECT_FALSE(env->fetch.allow_http);
+  EXPECT_EQ(env->fetch.allow, (std::vector<std::string>{"127.0.0.1:4567", "fd00::/8"}));
+  EXPECT_TRUE(env->warnings.empty());
+  auto cleared = load_config(path, {{"MANDO_FETCH_ALLOW", ""}});
+  ASSERT_TRUE(cleared);
+  EXPECT_TRUE(cleared->fetch.allow.empty());
+}
+
+TEST_F(ConfigTest, ABadFetchAllowEntryStopsTheLoadNamingIt) {
+  auto env = load_config(std::nullopt, {{"MANDO_FETCH_ALLOW", "127.0.0.1:4567,10.1.0.0/33"}});
+  ASSERT_FALSE(env);
+  EXPECT_NE(env.error().message.find("[fetch] allow (from MANDO_FETCH_ALLOW)"), std::string::npos)
+      << env.error().message;
+  EXPECT_NE(env.error().message.find("\"10.1.0.0/33\""), std::string::npos);
+
+  auto path = write("f.toml", "[fetch]\nallow = [\"example.com:443\", \"127.1:80\"]\n");
+  auto file = load_config(path, {});
+  ASSERT_FALSE(file);
+  EXPECT_NE(file.error().message.find("[fetch] allow (in " + path + ")"), std::string::npos)
+      << file.error().message;
+  EXPECT_NE(file.error().message.find("\"127.1:80\""), std::string::npos);
+
+  auto numbers = load_config(write("n.toml", "[fetch]\nallow = [80, 443]\n"), {});
+  ASSERT_FALSE(numbers);
+  EXPECT_NE(numbers.error().message.find("must be an array of strings"), std::string::npos);
+  auto flag = load_config(std::nullopt, {{"MANDO_FETCH_ALLOW_HTTP", "yes"}});
+  ASSERT_FALSE(flag);
+  EXPECT_NE(flag.error().message.find("[fetch] allow_http"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mando::core

@@ -66,6 +66,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "net/curl_options.hpp"
 
 namespace mando::net {
 namespace {
@@ -79,15 +80,12 @@ struct EasyDeleter {
 struct MultiDeleter {
   void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
 };
-struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
 struct MimeDeleter {
   void operator()(curl_mime* mime) const noexcept { curl_mime_free(mime); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
-using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+using detail::SlistPtr;
 using MimePtr = std::unique_ptr<curl_mime, MimeDeleter>;
 
 using Completion = asio::any_completion_handler<void(Result<ClientResponse>)>;
@@ -230,6 +228,7 @@ struct HttpClient::Impl::Transfer {
   bool over_limit = false;
   std::array<char, CURL_ERROR_SIZE> error{};
   SlistPtr header_list;
+  SlistPtr resolve_list;  // CURLOPT_RESOLVE pins (ClientRequest::resolve)
   MimePtr mime;
   // Declared last so it is destroyed first, before the buffers and lists it points into.
   EasyPtr easy;
@@ -389,6 +388,9 @@ Result<void> HttpClient::Impl::configure(Transfer& t) {
     return invalid("timeouts must be positive");
   }
   if (has_control_chars(r.url)) return invalid("the URL contains control characters");
+  for (const auto& pin : r.resolve) {
+    if (has_control_chars(pin)) return invalid("a resolve entry contains control characters");
+  }
   for (const auto& [name, value] : r.headers.fields()) {
     if (!is_token(name) || has_control_chars(value)) {
       return invalid(fmt::format("malformed header field '{}'", name));
@@ -489,13 +491,7 @@ Result<void> HttpClient::Impl::configure(Transfer& t) {
   }
 
   SlistPtr list;
-  auto append = [&](const std::string& line) {
-    curl_slist* head = curl_slist_append(list.get(), line.c_str());
-    if (head == nullptr) return false;
-    (void)list.release();  // curl_slist_append returned the same list with one more node
-    list.reset(head);
-    return true;
-  };
+  auto append = [&](const std::string& line) { return detail::append_line(list, line); };
   bool appended = true;
   for (const auto& [name, value] : r.headers.fields()) {
     // "Name;" is curl's spelling of a header with an empty value ("Name:" would remove it).
@@ -512,6 +508,7 @@ Result<void> HttpClient::Impl::configure(Transfer& t) {
     return fail(ErrorKind::kInternal, fmt::format("{}: curl_slist_append failed", t.what));
   t.header_list = std::move(list);
   set(CURLOPT_HTTPHEADER, t.header_list.get());
+  if (rc == CURLE_OK) rc = detail::set_untrusted_options(easy, r, t.resolve_list);
 
   if (rc != CURLE_OK) {
     return fail(ErrorKind::kInternal,

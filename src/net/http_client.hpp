@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 
 #include "core/error.hpp"
 #include "net/http_message.hpp"
+#include <sys/socket.h>
 
 namespace mando::net {
 
@@ -47,6 +49,21 @@ struct ClientRequest {
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // whole transfer
   std::size_t max_response_bytes = 16 * 1024 * 1024;
   int max_redirects = 0;  // 0: a 3xx is returned as is
+  // Fewer than low_speed_bytes per second for low_speed_time ends the transfer with
+  // kDeadlineExceeded (CURLOPT_LOW_SPEED_LIMIT/TIME). 0: no such check.
+  long low_speed_bytes = 0;
+  std::chrono::seconds low_speed_time{0};
+
+  // For destinations strangers name (net::Fetcher); other callers leave these alone.
+  // CURLOPT_RESOLVE entries, "HOST:PORT:ADDR[,ADDR...]" (IPv6 ADDR in brackets): curl connects
+  // to these addresses instead of resolving HOST itself.
+  std::vector<std::string> resolve;
+  // Asked about every address curl is about to connect to, each happy-eyeballs attempt
+  // included, on the client's strand while the request is in flight. false: that socket is never
+  // opened and the attempt fails as if refused (kUnavailable when no attempt is left).
+  std::function<bool(const sockaddr* address, socklen_t length)> allow_connect;
+  // false: no proxy, whatever http_proxy, https_proxy, all_proxy and no_proxy say.
+  bool use_env_proxy = true;
 };
 
 struct ClientResponse {
