@@ -12,7 +12,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libexpat1-dev ca-certificates libsodium-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
-  libcairo2-dev libspng-dev libwebp-dev
+  libcairo2-dev libspng-dev libwebp-dev libvips-dev libseccomp-dev
 )
 mode=${1:-}
 case "$mode" in
@@ -21,7 +21,7 @@ case "$mode" in
 esac
 if [[ "$mode" == --test || "$mode" == --peers ]]; then
   packages+=(
-    libgtest-dev libgmock-dev libbenchmark-dev libpng-dev
+    libgtest-dev libgmock-dev libbenchmark-dev libpng-dev libvips-tools zlib1g-dev
     clang libclang-rt-14-dev clang-format curl wrk
     nodejs npm chromium
   )

@@ -1,20 +1,11 @@
 #pragma once
-// Owners for C library handles (Cairo, libspng, libwebp): CHandle<cairo_t, cairo_destroy> is a
-// unique_ptr that calls cairo_destroy. Every C handle in src/render has one.
+// The renderer's C handles (Cairo, libspng, libwebp) use core's owner; see core/c_handle.hpp.
 
-#include <memory>
+#include "core/c_handle.hpp"
 
 namespace mando::render {
 
-template <auto Free>
-struct CFree {
-  template <typename T>
-  void operator()(T* handle) const {
-    Free(handle);
-  }
-};
-
-template <typename T, auto Free>
-using CHandle = std::unique_ptr<T, CFree<Free>>;
+using core::CFree;
+using core::CHandle;
 
 }  // namespace mando::render
