@@ -29,6 +29,7 @@
 #include "app/api_token.hpp"
 #include "app/queue_service.hpp"
 #include "app/storage_service.hpp"
+#include "app/transform_service.hpp"
 #include "bot/bot.hpp"
 #include "core/cpu_pool.hpp"
 #include "core/log.hpp"
@@ -200,6 +201,7 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   std::unique_ptr<core::CpuPool> pool;
   std::unique_ptr<StorageService> storage;
   std::unique_ptr<DiscordClient> discord;
+  std::unique_ptr<TransformService> transform;
   std::optional<queue::RequestSigner> worker_signer;
   bot::BotServices services;
   services.metrics = &metrics;
@@ -245,6 +247,16 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     services.discord = &discord->rest;
   }
   bot::Roles bot_roles{roles.has(Role::kIngress), roles.has(Role::kWorker), roles.worker_queues};
+  if (bot_roles.serves(bot::kTransformImagesQueue)) {
+    auto opened = TransformService::open(config, ioc.get_executor());
+    if (!opened) {
+      fmt::print(stderr, "mando: {}\n", opened.error().message);
+      return 2;
+    }
+    transform = std::move(*opened);
+    services.fetcher = &transform->fetcher();
+    services.decoders = &transform->decoders();
+  }
   auto bot = bot::Bot::create(config, services, bot_roles);
   if (!bot) {
     fmt::print(stderr, "mando: {}\n", bot.error().message);

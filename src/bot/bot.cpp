@@ -30,9 +30,25 @@ commands::MandoDeps mando_deps(const core::Config& config, const BotServices& se
   return deps;
 }
 
-Result<void> add_commands(discord::CommandRegistry& registry, commands::MandoModule& mando) {
+commands::TransformDeps transform_deps(const core::Config& config, const BotServices& services) {
+  commands::TransformDeps deps;
+  deps.blobs = services.blobs;
+  deps.fetcher = services.fetcher;
+  deps.decoders = services.decoders;
+  deps.discord = services.discord;
+  deps.metrics = services.metrics;
+  deps.limits = config.transform;
+  deps.progress_after = config.bot.progress_after;
+  deps.ack_budget = config.bot.ack_budget;
+  deps.reply_with_url = config.bot.reply == "url";
+  return deps;
+}
+
+Result<void> add_commands(discord::CommandRegistry& registry, commands::MandoModule& mando,
+                          commands::TransformModule& transform) {
   if (auto r = registry.add(commands::about(std::chrono::steady_clock::now())); !r) return r;
-  return mando.register_into(registry);
+  if (auto r = mando.register_into(registry); !r) return r;
+  return transform.register_into(registry);
 }
 
 }  // namespace
@@ -40,7 +56,8 @@ Result<void> add_commands(discord::CommandRegistry& registry, commands::MandoMod
 Result<discord::CommandRegistry> build_commands(const core::Config& config) {
   discord::CommandRegistry registry;
   auto mando = std::make_shared<commands::MandoModule>(mando_deps(config, {}));
-  if (auto r = add_commands(registry, *mando); !r) return tl::unexpected(r.error());
+  auto transform = std::make_shared<commands::TransformModule>(transform_deps(config, {}));
+  if (auto r = add_commands(registry, *mando, *transform); !r) return tl::unexpected(r.error());
   return registry;
 }
 
@@ -60,6 +77,11 @@ Bot::Bot(const core::Config& config, BotServices services, Roles roles)
   deps.jobs = jobs_.get();
   deps.finish = finish_.get();
   mando_ = std::make_shared<commands::MandoModule>(std::move(deps));
+  auto transform = transform_deps(config, services_);
+  transform.tasks = tasks_ ? &*tasks_ : nullptr;
+  transform.jobs = jobs_.get();
+  transform.finish = finish_.get();
+  transform_ = std::make_shared<commands::TransformModule>(std::move(transform));
   if (roles_.serves(kReplyDiscordQueue)) {
     reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *finish_);
   }
@@ -85,8 +107,14 @@ Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices
        services.signer == nullptr || services.metrics == nullptr)) {
     return missing("worker", "the CPU pool, blob store, Discord client, signer and metrics");
   }
+  if (roles.serves(kTransformImagesQueue) &&
+      (services.fetcher == nullptr || services.decoders == nullptr)) {
+    return missing("transform-images worker", "the fetcher and the decoder processes");
+  }
   std::unique_ptr<Bot> bot(new Bot(config, services, std::move(roles)));
-  if (auto r = add_commands(bot->registry_, *bot->mando_); !r) return tl::unexpected(r.error());
+  if (auto r = add_commands(bot->registry_, *bot->mando_, *bot->transform_); !r) {
+    return tl::unexpected(r.error());
+  }
 
   const auto& discord = config.discord;
   if (!discord.public_key.empty()) {
@@ -122,6 +150,12 @@ void Bot::install_routes(net::Router& public_routes, net::Router& internal_route
     internal_routes.add("POST", std::string(kGenerateImagePath),
                         queue::require_signature(*services_.signer, [this](net::Request req) {
                           return mando_->generate_image(std::move(req));
+                        }));
+  }
+  if (roles_.serves(kTransformImagesQueue)) {
+    internal_routes.add("POST", std::string(kTransformImagesPath),
+                        queue::require_signature(*services_.signer, [this](net::Request req) {
+                          return transform_->transform_images(std::move(req));
                         }));
   }
   if (reply_) {

@@ -3,8 +3,8 @@
 // builds for the roles this process runs.
 //
 //   ingress  POST /interactions: verify, route to a command module, which enqueues and answers;
-//   worker   POST /workers/generate-image and /workers/reply-discord, called by the queue and
-//            refused without its signature (queue/signing.hpp).
+//   worker   POST /workers/generate-image, /workers/transform-images and /workers/reply-discord,
+//            called by the queue and refused without its signature (queue/signing.hpp).
 // `mando serve` runs both (and the dispatcher, which is the app's); `--role` splits them.
 //
 // A new command is one module in bot/commands/ plus one line in build_commands() and its
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bot/commands/mando.hpp"
+#include "bot/commands/transform.hpp"
 #include "bot/finisher.hpp"
 #include "bot/job_tracker.hpp"
 #include "bot/progress.hpp"
@@ -55,6 +56,9 @@ struct BotServices {
   discord::RestClient* discord = nullptr;
   const queue::RequestSigner* signer = nullptr;
   core::MetricsRegistry* metrics = nullptr;
+  // A worker serving transform-images: untrusted downloads and the decoder processes.
+  net::Fetcher* fetcher = nullptr;
+  transform::WorkerPool* decoders = nullptr;
 };
 
 // Every command module's spec, registered and checked, for `mando commands sync` (no
@@ -88,6 +92,7 @@ class Bot {
   std::optional<TaskSender> tasks_;
   std::unique_ptr<Finisher> finish_;  // workers
   std::shared_ptr<commands::MandoModule> mando_;
+  std::shared_ptr<commands::TransformModule> transform_;
   std::unique_ptr<ReplyWorker> reply_;
   std::unique_ptr<ProgressLoop> progress_;
   discord::CommandRegistry registry_;

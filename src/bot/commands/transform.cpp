@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "bot/progress.hpp"
 #include "core/fan_out.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
