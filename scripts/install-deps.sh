@@ -27,7 +27,7 @@ if [[ "$mode" == --test || "$mode" == --peers ]]; then
   )
 fi
 if [[ "$mode" == --peers ]]; then
-  packages+=(python3-flask python3-nacl gunicorn)
+  packages+=(python3-flask python3-nacl gunicorn python3-pil)
 fi
 
 missing=()
