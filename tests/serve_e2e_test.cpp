@@ -371,9 +371,12 @@ TEST(Cli, CommandsSyncBulkOverwritesAndReports) {
   EXPECT_EQ(puts[0].headers.get("Content-Type"), "application/json");
   auto body = boost::json::parse(puts[0].body);
   ASSERT_TRUE(body.is_array());
-  ASSERT_EQ(body.as_array().size(), 2u);
+  ASSERT_EQ(body.as_array().size(), 4u);
   EXPECT_EQ(body.as_array()[0].at("name").as_string(), "about");
   EXPECT_EQ(body.as_array()[1].at("name").as_string(), "mando");
+  EXPECT_EQ(body.as_array()[2].at("name").as_string(), "transform");
+  EXPECT_EQ(body.as_array()[3].at("name").as_string(), "Transform images");
+  EXPECT_EQ(body.as_array()[3].at("type").as_int64(), 3);
 
   auto missing =
       run({MANDO_BINARY, "commands", "sync"}, {{"MANDO_DISCORD_API_BASE_URL", discord.base_url()}});
