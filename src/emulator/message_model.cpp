@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 
 namespace mando::emulator {
 namespace {
@@ -123,10 +124,15 @@ void resolve_embed_media(json::array& embeds, const json::array& attachments) {
   }
 }
 
-bool valid_command_name(const json::value* name) {
-  return name && name->is_string() && !name->as_string().empty() &&
-         name->as_string().size() <= 32 &&
-         std::all_of(name->as_string().begin(), name->as_string().end(), [](char c) {
+// CHAT_INPUT names are lower-case tokens; USER and MESSAGE menu entries may hold capitals and
+// spaces, on one line.
+bool valid_command_name(const json::value* name, std::int64_t type) {
+  if (!name || !name->is_string() || name->as_string().empty()) return false;
+  const std::string_view text = name->as_string();
+  if (type != 1) {
+    return core::code_points(text) <= 32 && text.find_first_of("\n\r\t") == std::string::npos;
+  }
+  return text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
          });
 }
@@ -588,11 +594,11 @@ Result<json::array> MessageModel::put_commands(const json::value& body, RestErro
     }
     json::object command = entry.as_object();
     const auto* name = command.if_contains("name");
-    if (!valid_command_name(name)) {
+    const std::int64_t type = command.contains("type") ? to_int(command.at("type")).value_or(0) : 1;
+    if (!valid_command_name(name, type)) {
       return refuse(form_error({index, "name"}, "APPLICATION_COMMAND_INVALID_NAME",
                                "Command name is invalid"));
     }
-    const std::int64_t type = command.contains("type") ? to_int(command.at("type")).value_or(0) : 1;
     const auto* description = command.if_contains("description");
     if (type == 1 && (!description || !description->is_string() ||
                       description->as_string().empty() || description->as_string().size() > 100)) {

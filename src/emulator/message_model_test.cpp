@@ -166,6 +166,13 @@ TEST_F(MessageModelTest, CommandsKeepTheirIdsAcrossRegistrations) {
       model_.put_commands(json::parse(R"([{"name":"Bad Name","description":"x"}])"), error));
   EXPECT_EQ(error.code, 50035);
   EXPECT_FALSE(model_.put_commands(json::parse(R"([{"name":"nodesc"}])"), error));
+  // Menu commands (USER 2, MESSAGE 3) take names with capitals and spaces and no description.
+  auto menu = model_.put_commands(
+      json::parse(R"([{"name":"Transform images","type":3,"description":""}])"), error);
+  ASSERT_TRUE(menu) << error.message;
+  EXPECT_EQ(menu->at(0).at("type").as_int64(), 3);
+  EXPECT_FALSE(model_.put_commands(
+      json::parse(R"([{"name":"Transform images","description":"chat input"}])"), error));
   EXPECT_EQ(model_.commands().size(), 1u);
 }
 
