@@ -97,7 +97,7 @@ bool draw_number(VipsImage* canvas, int number, int x, int y, int scale) {
 Result<Image> load_cell(const std::string& tile, int side) {
   // Tiles are at most kMaxSize square and a single frame.
   const DecodeLimits limits{std::uint64_t{kMaxSize} * kMaxSize, 1, 64ull << 20};
-  auto image = detail::load_fitted(tile, side, side, Crop::kNone, limits);
+  auto image = detail::load_fitted(tile, side, Crop::kNone, limits);
   if (!image) return image;
   VipsImage* out = nullptr;
   if (vips_image_hasalpha(image->get())) {

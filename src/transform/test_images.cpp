@@ -62,7 +62,8 @@ std::string encode(const Pixels& pixels, std::string_view saver) {
   EXPECT_TRUE(image);
   void* buffer = nullptr;
   std::size_t length = 0;
-  const std::string suffix = "." + std::string(saver);
+  std::string suffix = ".";
+  suffix += saver;
   const int rc = vips_image_write_to_buffer(image.get(), suffix.c_str(), &buffer, &length, nullptr);
   EXPECT_EQ(rc, 0) << vips_error_buffer();
   core::CHandle<void, g_free> owner(buffer);

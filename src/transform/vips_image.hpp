@@ -20,11 +20,10 @@ std::string take_vips_error();
 // libvips ran out of memory, kInvalidArgument otherwise.
 Error decode_error();
 
-// probe()s `input`, then decodes it to fit a width x height box (filling it and cropping unless
+// probe()s `input`, then decodes it to fit a side x side square (filling it and cropping unless
 // crop is kNone) in 8-bit sRGB, with or without alpha. The result is lazy: pixels are decoded
 // when the caller writes it, so decoding errors may surface there too.
-Result<Image> load_fitted(std::string_view input, int width, int height, Crop crop,
-                          const DecodeLimits& limits);
+Result<Image> load_fitted(std::string_view input, int side, Crop crop, const DecodeLimits& limits);
 
 // JPEG and WebP take `quality` (1..100); PNG ignores it. Metadata is stripped. A JPEG cannot
 // hold alpha: transparent pixels become white.
