@@ -191,11 +191,12 @@ Result<std::string> encode(VipsImage* source, Format format, int quality) {
   void* buffer = nullptr;
   std::size_t length = 0;
   int rc = -1;
-  // strip=TRUE: no EXIF, XMP, IPTC or ICC chunk is written, whatever the image carries.
+  // strip=TRUE on top of without_metadata(), for savers that add chunks of their own.
   switch (format) {
     case Format::kJpeg:
-      // Baseline (not progressive): Discord previews decode it fastest, and it is smaller at
-      // these sizes. optimize_coding costs a second Huffman pass, well under a millisecond here.
+      // Baseline, not progressive: a progressive file makes every viewer keep a coefficient
+      // buffer and decode in several passes, which buys nothing for a small picture that is
+      // fetched whole. optimize_coding: Huffman tables for this picture, a few percent smaller.
       rc = vips_jpegsave_buffer(image, &buffer, &length, "Q", quality, "strip", TRUE,
                                 "optimize_coding", TRUE, "interlace", FALSE, nullptr);
       break;

@@ -377,7 +377,7 @@ class WorkerPool::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   template <typename Buffers>
-  static asio::awaitable<bool> read(Socket& socket, const Buffers& buffers) {
+  static asio::awaitable<bool> read(Socket& socket, Buffers buffers) {
     auto [ec, n] = co_await asio::async_read(socket, buffers, kTuple);
     co_return !ec;
   }
