@@ -2,7 +2,10 @@
 // attention crops plus their contact sheet in <= 1.0 s wall on 2 cores, with <= 300 MB peak RSS
 // over all mando processes.
 //
-//   BM_Thumbnail   one 12 MP JPEG to a 512 px crop in this process: one worker job's CPU.
+//   BM_Thumbnail   one 12 MP JPEG to a 512 px crop in this process: one worker job's CPU
+//                  (attention, and centre to show what the attention search costs).
+//   BM_VipsThumbnailBuffer  the same with vips_thumbnail_buffer's own shrink-on-load choice.
+//   BM_LibjpegDecode        libjpeg alone decoding it at 1/4 and 1/8 scale: the floor.
 //   BM_Sheet       the contact sheet of twenty 512 px tiles.
 //   BM_Batch       the whole batch through a WorkerPool of 2 workers (this binary re-executed
 //                  as `transform_bench transform-worker`, as mando re-executes itself), then the
@@ -15,6 +18,8 @@
 // BM_Batch on its own (--benchmark_filter=Batch) for its RSS counters: this process's peak
 // includes whatever ran before it.
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -35,6 +40,7 @@
 #include "transform/pool.hpp"
 #include "transform/worker.hpp"
 #include <dirent.h>
+#include <jpeglib.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -90,17 +96,80 @@ const std::string& photo(int weight = 0) {
 
 void BM_Thumbnail(benchmark::State& state) {
   const std::string& input = photo(static_cast<int>(state.range(0)));
+  TransformSpec spec = kSpec;
+  spec.crop = static_cast<Crop>(state.range(1));
+  state.SetLabel(std::string(to_string(spec.crop)));
   for (auto _ : state) {
-    auto out = thumbnail(input, kSpec, {});
+    auto out = thumbnail(input, spec, {});
     if (!out) state.SkipWithError(out.error().message.c_str());
     benchmark::DoNotOptimize(out);
   }
   state.counters["input_mb"] = static_cast<double>(input.size()) / 1e6;
 }
 BENCHMARK(BM_Thumbnail)
+    ->ArgNames({"heavy", "crop"})
+    ->Args({0, static_cast<int>(Crop::kAttention)})
+    ->Args({1, static_cast<int>(Crop::kAttention)})
+    ->Args({0, static_cast<int>(Crop::kCentre)})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// The same picture through vips_thumbnail_buffer as it is, which decodes a JPEG one scale larger
+// than thumbnail() does (see jpeg_shrink() in pipeline.cpp): the cost of that choice.
+void BM_VipsThumbnailBuffer(benchmark::State& state) {
+  const std::string& input = photo(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    VipsImage* out = nullptr;
+    void* buffer = nullptr;
+    std::size_t length = 0;
+    if (vips_thumbnail_buffer(const_cast<char*>(input.data()), input.size(), &out, kSpec.size,
+                              "height", kSpec.size, "crop", VIPS_INTERESTING_ATTENTION,
+                              nullptr) != 0 ||
+        vips_jpegsave_buffer(out, &buffer, &length, "Q", 85, "strip", TRUE, nullptr) != 0) {
+      state.SkipWithError(vips_error_buffer());
+    }
+    g_free(buffer);
+    if (out != nullptr) g_object_unref(out);
+  }
+}
+BENCHMARK(BM_VipsThumbnailBuffer)
     ->ArgName("heavy")
     ->Arg(0)
     ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// The floor: libjpeg alone decoding the picture at 1/scale, no libvips. Entropy decoding reads
+// every bit whatever the scale, so this is most of what a thumbnail costs.
+void BM_LibjpegDecode(benchmark::State& state) {
+  const std::string& input = photo(static_cast<int>(state.range(0)));
+  std::vector<unsigned char> row;
+  for (auto _ : state) {
+    jpeg_decompress_struct cinfo{};
+    jpeg_error_mgr errors{};
+    cinfo.err = jpeg_std_error(&errors);  // the input is our own: libjpeg's exit() on error is fine
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = static_cast<unsigned>(state.range(1));
+    jpeg_start_decompress(&cinfo);
+    row.resize(static_cast<std::size_t>(cinfo.output_width) * cinfo.output_components);
+    while (cinfo.output_scanline < cinfo.output_height) {
+      JSAMPROW rows[1] = {row.data()};
+      jpeg_read_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+  }
+}
+BENCHMARK(BM_LibjpegDecode)
+    ->ArgNames({"heavy", "scale"})
+    ->Args({0, 4})
+    ->Args({1, 4})
+    ->Args({1, 8})
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
@@ -120,12 +189,12 @@ void BM_Sheet(benchmark::State& state) {
 }
 BENCHMARK(BM_Sheet)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
-// VmHWM (peak resident set) of a process, in MB.
-double peak_rss_mb(pid_t pid) {
+// A /proc/<pid>/status figure in MB: VmHWM (peak resident set), VmPeak (peak address space).
+double status_mb(pid_t pid, std::string_view field = "VmHWM:") {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (status >> key) {
-    if (key == "VmHWM:") {
+    if (key == field) {
       double kb = 0;
       status >> kb;
       return kb / 1024;
@@ -213,9 +282,14 @@ void BM_Batch(benchmark::State& state) {
   state.counters["workers_cpu_ms"] =
       (workers_cpu_ms() - cpu_before) / static_cast<double>(state.iterations());
   // This process holds the twenty downloads, as the bot would; the workers hold one each.
-  const double parent = peak_rss_mb(::getpid());
-  double workers = 0;
-  for (pid_t child : children()) workers += peak_rss_mb(child);
+  const double parent = status_mb(::getpid());
+  double workers = 0, address_space = 0;
+  for (pid_t child : children()) {
+    workers += status_mb(child);
+    address_space = std::max(address_space, status_mb(child, "VmPeak:"));
+  }
+  // What RLIMIT_AS (PoolOptions::address_space_bytes) must leave room for.
+  state.counters["worker_vm_peak_mb"] = address_space;
   state.counters["peak_rss_mb_parent"] = parent;
   state.counters["peak_rss_mb_workers"] = workers;
   state.counters["peak_rss_mb_all"] = parent + workers;

@@ -88,9 +88,10 @@ namespace {
 // The JPEG scale libjpeg should decode at (1, 2, 4 or 8): the largest that still leaves the
 // picture at least `side` pixels where it must be (both sides when cropping, the longer one when
 // fitting). vips_thumbnail picks one step less, to leave the final resize a factor of two; at
-// 12 megapixels to 512 px that means decoding 3 megapixels instead of 0.75, and on the
-// benchmark machine 40% more CPU per picture. libjpeg's scaled IDCT is a proper low-pass
-// (it drops the high-frequency coefficients), so the extra headroom buys little at these sizes.
+// 12 megapixels to 512 px that means decoding 3 megapixels instead of 0.75, 15 to 30% more CPU
+// per picture (bench/transform_bench: BM_VipsThumbnailBuffer against BM_Thumbnail). libjpeg's
+// scaled IDCT is a proper low-pass (it drops the high-frequency coefficients), so the extra
+// headroom buys little at these sizes.
 int jpeg_shrink(const ImageHeader& header, int side, Crop crop) {
   const std::uint32_t edge = crop == Crop::kNone ? std::max(header.width, header.height)
                                                  : std::min(header.width, header.height);
@@ -191,11 +192,12 @@ Result<std::string> encode(VipsImage* source, Format format, int quality) {
   void* buffer = nullptr;
   std::size_t length = 0;
   int rc = -1;
-  // strip=TRUE: no EXIF, XMP, IPTC or ICC chunk is written, whatever the image carries.
+  // strip=TRUE on top of without_metadata(), for savers that add chunks of their own.
   switch (format) {
     case Format::kJpeg:
-      // Baseline (not progressive): Discord previews decode it fastest, and it is smaller at
-      // these sizes. optimize_coding costs a second Huffman pass, well under a millisecond here.
+      // Baseline, not progressive: a progressive file makes every viewer keep a coefficient
+      // buffer and decode in several passes, which buys nothing for a small picture that is
+      // fetched whole. optimize_coding: Huffman tables for this picture, a few percent smaller.
       rc = vips_jpegsave_buffer(image, &buffer, &length, "Q", quality, "strip", TRUE,
                                 "optimize_coding", TRUE, "interlace", FALSE, nullptr);
       break;

@@ -34,12 +34,13 @@ namespace mando::transform {
 void init_vips();
 
 // Decodes `input` (JPEG, PNG, WebP, or a GIF's first frame), applies its EXIF orientation,
-// resizes with shrink-on-load and crops to spec.size x spec.size (Crop::kNone: fits inside),
+// resizes (a JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers the square) and
+// crops to spec.size x spec.size (Crop::kNone: fits inside),
 // and encodes it as spec.format. Errors:
 //   kInvalidArgument  a refused or malformed input: probe()'s messages, or
 //                     "could not be read (<libvips' reason>)" when decoding fails;
 //   kResourceExhausted  "could not be read (out of memory)";
-//   kInternal         encoding failed.
+//   kInternal         libwebpmux could not rewrite the WebP libvips wrote (not expected).
 Result<std::string> thumbnail(std::string_view input, const TransformSpec& spec,
                               const DecodeLimits& limits);
 

@@ -57,18 +57,6 @@ using Strand = asio::strand<asio::any_io_executor>;
 using Socket = asio::local::stream_protocol::socket;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 tl::unexpected<Error> unavailable(std::string message) {
   return fail(ErrorKind::kUnavailable, std::move(message));
 }
@@ -86,7 +74,7 @@ std::vector<std::string> worker_environment(const PoolOptions& options) {
       env.emplace_back(entry);
     }
   }
-  if (kAddressSanitizer) {
+  if (!kAddressSpaceLimited) {
     asan_options += fmt::format("{}max_allocation_size_mb={}:allocator_may_return_null=1",
                                 asan_options.empty() ? "" : ":",
                                 std::max<std::uint64_t>(1, options.address_space_bytes >> 20));
@@ -156,7 +144,7 @@ Result<Spawned> spawn_process(const PoolOptions& options) {
   // The child is ours and not reaped, so its pid cannot be reused: the pidfd names it.
   const int pidfd = ::pidfd_open(pid, 0);
   const rlimit memory{options.address_space_bytes, options.address_space_bytes};
-  const bool limited = kAddressSanitizer || ::prlimit(pid, RLIMIT_AS, &memory, nullptr) == 0;
+  const bool limited = !kAddressSpaceLimited || ::prlimit(pid, RLIMIT_AS, &memory, nullptr) == 0;
   if (pidfd < 0 || !limited) {
     const int error = errno;
     ::kill(pid, SIGKILL);
@@ -377,7 +365,7 @@ class WorkerPool::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   template <typename Buffers>
-  static asio::awaitable<bool> read(Socket& socket, const Buffers& buffers) {
+  static asio::awaitable<bool> read(Socket& socket, Buffers buffers) {
     auto [ec, n] = co_await asio::async_read(socket, buffers, kTuple);
     co_return !ec;
   }

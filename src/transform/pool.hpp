@@ -42,8 +42,22 @@
 
 #include "core/error.hpp"
 #include "transform/spec.hpp"
+#include "transform/worker.hpp"  // worker_main(), what the started processes run
 
 namespace mando::transform {
+
+// Whether WorkerPool sets RLIMIT_AS on its workers in this build: not under AddressSanitizer.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSpaceLimited = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSpaceLimited = false;
+#else
+inline constexpr bool kAddressSpaceLimited = true;
+#endif
+#else
+inline constexpr bool kAddressSpaceLimited = true;
+#endif
 
 struct PoolOptions {
   // Processes, each decoding one picture at a time with one thread: as many as the cores that
