@@ -17,30 +17,31 @@ bool Roles::serves(std::string_view queue) const {
 
 namespace {
 
-commands::MandoDeps mando_deps(const core::Config& config, const BotServices& services) {
-  commands::MandoDeps deps;
-  deps.cpu = services.cpu;
+// What every job module takes from the services and [bot] alike (MandoDeps, TransformDeps).
+template <typename Deps>
+Deps job_deps(const core::Config& config, const BotServices& services) {
+  Deps deps;
   deps.blobs = services.blobs;
   deps.metrics = services.metrics;
   deps.discord = services.discord;
   deps.progress_after = config.bot.progress_after;
   deps.ack_budget = config.bot.ack_budget;
   deps.reply_with_url = config.bot.reply == "url";
+  return deps;
+}
+
+commands::MandoDeps mando_deps(const core::Config& config, const BotServices& services) {
+  auto deps = job_deps<commands::MandoDeps>(config, services);
+  deps.cpu = services.cpu;
   deps.max_image_size = config.bot.max_image_size;
   return deps;
 }
 
 commands::TransformDeps transform_deps(const core::Config& config, const BotServices& services) {
-  commands::TransformDeps deps;
-  deps.blobs = services.blobs;
+  auto deps = job_deps<commands::TransformDeps>(config, services);
   deps.fetcher = services.fetcher;
   deps.decoders = services.decoders;
-  deps.discord = services.discord;
-  deps.metrics = services.metrics;
   deps.limits = config.transform;
-  deps.progress_after = config.bot.progress_after;
-  deps.ack_budget = config.bot.ack_budget;
-  deps.reply_with_url = config.bot.reply == "url";
   return deps;
 }
 
