@@ -119,7 +119,7 @@ TEST_F(Pipeline, EmbeddedProfilesAreConvertedToSrgb) {
 TEST_F(Pipeline, PngBombIsRefusedByThePixelCap) {
   const auto e = error(testing::png_bomb(100'000, 100'000));
   EXPECT_EQ(e.kind, ErrorKind::kInvalidArgument);
-  EXPECT_EQ(e.message, "the image is 100000x100000 pixels, larger than 50 megapixels");
+  EXPECT_EQ(e.message, "larger than 50 megapixels (100000 × 100000)");
 }
 
 TEST_F(Pipeline, TruncatedJpegCouldNotBeRead) {

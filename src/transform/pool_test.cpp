@@ -173,7 +173,7 @@ TEST_F(Pool, MemoryBombWithoutThePixelCapFailsOnlyItsJob) {
   expect_picture(thumbnail(picture()));
   // The same file through the real pipeline never reaches the decoder.
   EXPECT_EQ(thumbnail(testing::png_bomb(30'000, 30'000, true)).error().message,
-            "the image is 30000x30000 pixels, larger than 50 megapixels");
+            "larger than 50 megapixels (30000 × 30000)");
 }
 
 TEST_F(Pool, WorkerCannotOpenSockets) {

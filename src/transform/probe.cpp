@@ -240,9 +240,9 @@ Result<ImageHeader> probe(std::string_view bytes, const DecodeLimits& limits) {
   if (!header) return header;
   const std::uint64_t pixels = std::uint64_t{header->width} * header->height;
   if (pixels > limits.max_pixels) {
-    return invalid(fmt::format("the image is {}x{} pixels, larger than {:g} megapixels",
-                               header->width, header->height,
-                               static_cast<double>(limits.max_pixels) / 1e6));
+    return invalid(fmt::format("larger than {:g} megapixels ({} × {})",
+                               static_cast<double>(limits.max_pixels) / 1e6, header->width,
+                               header->height));
   }
   if (header->frames > limits.max_frames) {
     return invalid(fmt::format("the animation has more than {} frames", limits.max_frames));

@@ -31,7 +31,7 @@ struct ImageHeader {
 //   "TIFF images are not supported (JPEG, PNG, WebP or GIF only)" (and SVG, PDF, HEIF, AVIF,
 //   JPEG XL, JPEG 2000, BMP, Photoshop, MP4), "not a supported image type (...)",
 //   "could not be read (no JPEG frame header)" for a recognised but malformed header,
-//   "the image is 100000x100000 pixels, larger than 50 megapixels",
+//   "larger than 50 megapixels (100000 × 100000)",
 //   "the animation has more than 10000 frames".
 Result<ImageHeader> probe(std::string_view bytes, const DecodeLimits& limits);
 

@@ -43,11 +43,11 @@ TEST_F(TransformProbe, ReadsTheSizeOfEachSupportedType) {
 TEST_F(TransformProbe, PngBombIsRefusedFromItsHeader) {
   const std::string bomb = testing::png_bomb(100'000, 100'000);
   EXPECT_LT(bomb.size(), 100u);
-  EXPECT_EQ(error_of(bomb), "the image is 100000x100000 pixels, larger than 50 megapixels");
+  EXPECT_EQ(error_of(bomb), "larger than 50 megapixels (100000 × 100000)");
   DecodeLimits small;
   small.max_pixels = 1'500'000;
   EXPECT_EQ(error_of(testing::png_bomb(2000, 1000), small),
-            "the image is 2000x1000 pixels, larger than 1.5 megapixels");
+            "larger than 1.5 megapixels (2000 × 1000)");
 }
 
 TEST_F(TransformProbe, CountsGifFramesAndRefusesTooMany) {

@@ -13,6 +13,7 @@ using testing::Decoded;
 using testing::distance;
 using testing::Pixels;
 using testing::Rgb;
+using testing::SheetGrid;
 
 constexpr Rgb kGrey{128, 128, 128};
 const std::vector<Rgb> kColours{{230, 20, 20},  {20, 200, 20},  {20, 20, 230}, {230, 230, 20},
@@ -28,18 +29,6 @@ class Sheet : public ::testing::Test {
   }
 };
 
-// Where cell k is: the sheet has ceil(sqrt(n)) columns of `tile` pixels with equal gaps between
-// and around them, so the gap follows from the width.
-struct Grid {
-  int columns, tile, gap;
-  Grid(const Decoded& sheet, std::size_t n, int tile_side)
-      : columns(static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))))),
-        tile(tile_side),
-        gap((sheet.width - columns * tile_side) / (columns + 1)) {}
-  int x(int k) const { return gap + (k % columns) * (tile + gap); }
-  int y(int k) const { return gap + (k / columns) * (tile + gap); }
-};
-
 TEST_F(Sheet, EachCellShowsItsInputAndAFailedOneIsGrey) {
   std::vector<std::string> tiles;
   for (const Rgb& c : kColours) tiles.push_back(tile(c));
@@ -49,7 +38,7 @@ TEST_F(Sheet, EachCellShowsItsInputAndAFailedOneIsGrey) {
   ASSERT_TRUE(sheet) << sheet.error().to_string();
   const Decoded out = decode(*sheet);
   ASSERT_TRUE(out.ok);
-  const Grid grid(out, tiles.size(), 64);
+  const SheetGrid grid(out.width, tiles.size(), 64);
   EXPECT_EQ(grid.columns, 3);
   EXPECT_GT(grid.gap, 0);
   EXPECT_EQ(out.height, 3 * 64 + 4 * grid.gap);  // 7 pictures: 3 rows
@@ -64,7 +53,7 @@ TEST_F(Sheet, CellsAreNumberedInTheirCorner) {
   auto sheet = contact_sheet(tiles, {128, Format::kPng});
   ASSERT_TRUE(sheet);
   const Decoded out = decode(*sheet);
-  const Grid grid(out, tiles.size(), 128);
+  const SheetGrid grid(out.width, tiles.size(), 128);
   // The label is the 3x5 font at 2 px per font pixel (128 / 64) on a black box, one font pixel
   // of padding: "1" has its top row's middle pixel set, "2" its top row's first.
   const int s = 2;

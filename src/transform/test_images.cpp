@@ -247,4 +247,9 @@ double distance(const std::vector<double>& pixel, Rgb colour) {
   return worst;
 }
 
+SheetGrid::SheetGrid(int sheet_width, std::size_t n, int tile_side)
+    : columns(static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))))),
+      tile(tile_side),
+      gap((sheet_width - columns * tile_side) / (columns + 1)) {}
+
 }  // namespace mando::transform::testing

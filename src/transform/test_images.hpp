@@ -57,6 +57,17 @@ struct Decoded {
 };
 Decoded decode(const std::string& bytes);
 
+// Where cell k of a contact sheet of n tiles is: ceil(sqrt(n)) columns of `tile` pixels with
+// equal gaps between and around them, so the gap follows from the sheet's width.
+struct SheetGrid {
+  int columns = 0;
+  int tile = 0;
+  int gap = 0;
+  SheetGrid(int sheet_width, std::size_t n, int tile_side);
+  int x(int k) const { return gap + (k % columns) * (tile + gap); }
+  int y(int k) const { return gap + (k / columns) * (tile + gap); }
+};
+
 // The largest difference between two colours, channel by channel.
 double distance(const std::vector<double>& pixel, Rgb colour);
 

@@ -199,8 +199,7 @@ asio::awaitable<void> TransformModule::report_progress(Run& run) {
   run.last_progress = now;
   const int total = static_cast<int>(run.job.urls.size());
   json::object message{
-      {"content", fmt::format("Transforming your images\u2026 downloaded {} of {}, "
-                              "resized {} of {}",
+      {"content", fmt::format("Transforming your images\u2026 downloading {}/{}, resizing {}/{}",
                               run.downloaded.load(), total, run.resized.load(), total)}};
   auto edited = co_await deps_.discord->edit_original_response(target.application_id, target.token,
                                                                std::move(message));

@@ -16,7 +16,7 @@
 //      (one link each rather than an archive: nothing to build or store twice, and each opens
 //      in a browser). The contact sheet, encoded to fit the interaction's upload limit, goes to
 //      reply-discord as the message's attachment.
-// Progress lines ("downloaded 9 of 20, resized 7 of 20") follow the job once it has waited
+// Progress lines ("downloading 9/20, resizing 7/20") follow the job once it has waited
 // [bot] progress_after, at most one per kMinEditInterval. Past [bot] give_up_after, or when no
 // image could be used, the user gets a failure line (finisher.hpp).
 
