@@ -67,6 +67,7 @@ asio::awaitable<net::Response> post_interaction(Core core, Body body) {
       invocation.options = o->as_array();
     }
   }
+  invocation.target_message_id = body.text("target_id");
   invocation.user_id = body.text("user_id");
   invocation.guild_id = body.text("guild_id");
   if (const auto* dm = body.object.if_contains("dm"); dm && dm->is_bool()) {
@@ -149,6 +150,18 @@ net::Response attachment(EmulatorCore& core, std::string_view rest) {
   return response;
 }
 
+// The body is the file itself, named by ?filename= and typed by its Content-Type.
+net::Response upload(EmulatorCore& core, const net::Request& request) {
+  const auto filename = request.query_param("filename");
+  if (!filename || filename->empty()) {
+    return net::Response::json_error(400, "name the file: POST /_emulator/uploads?filename=NAME");
+  }
+  if (request.body.empty()) return net::Response::json_error(400, "the file is empty");
+  return ok_json(core.upload(FormPart{"file", *filename,
+                                      std::string(request.headers.get("Content-Type").value_or("")),
+                                      request.body}));
+}
+
 net::Response info(EmulatorCore& core) {
   std::lock_guard lock(core.mutex);
   return ok_json(json::object{{"application_id", core.options().application_id},
@@ -218,6 +231,7 @@ asio::awaitable<net::Response> handle_control(Core core, net::Request request) {
     co_return co_await handle_get(core, std::move(path), std::move(request));
   }
   if (request.method != "POST") co_return net::Response::json_error(404, "no such control route");
+  if (path == "uploads") co_return upload(*core, request);
   boost::system::error_code ec;
   json::value v = json::parse(request.body.empty() ? std::string("{}") : request.body, ec);
   if (ec || !v.is_object()) co_return net::Response::json_error(400, "body must be a JSON object");

@@ -3,7 +3,11 @@
 // page drive the emulator with. JSON, no authentication: bind the emulator to loopback.
 //
 //   POST /_emulator/interactions  {"text": "/mando symmetry:12"} or {"name", "options"},
-//                                 optional "user_id", "guild_id", "dm"
+//                                 optional "user_id", "guild_id", "dm"; "target_id": a message
+//                                 command ({"name": "Transform images", "target_id": MESSAGE})
+//   POST /_emulator/uploads?filename=NAME  the file as the body (its Content-Type kept)
+//                                 -> the attachment object; an attachment option (type 11)
+//                                 names it by "id"
 //                                 -> {"interaction_id", "token", "response_status", "response",
 //                                     "message_id", "failed", "failure"?}; 502 when failed
 //   POST /_emulator/click         {"message_id", "custom_id", "user_id"?} -> the same

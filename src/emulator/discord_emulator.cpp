@@ -62,6 +62,12 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::send_command(
   co_return co_await core->send_command(std::move(invocation));
 }
 
+json::object DiscordEmulator::upload(std::string filename, std::string content_type,
+                                     std::string bytes) {
+  return core_->upload(FormPart{"file", std::move(filename), std::move(content_type),
+                                std::move(bytes)});
+}
+
 Result<CommandInvocation> DiscordEmulator::parse_command_text(std::string_view text) const {
   return core_->parse_command_text(text);
 }

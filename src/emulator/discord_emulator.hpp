@@ -88,11 +88,16 @@ class DiscordEmulator {
 
   // --- In-process API: the control routes call these, tests may call them directly. ---
 
-  // Sends an APPLICATION_COMMAND interaction and handles the bot's answer (1. to 3. above).
-  // Errors: kInvalidArgument (bad name or ids), kFailedPrecondition (no bot URL),
+  // Sends an APPLICATION_COMMAND interaction and handles the bot's answer (1. to 3. above): a
+  // slash command, or a message command when invocation.target_message_id is set.
+  // Errors: kInvalidArgument (bad name or ids, an attachment option naming no upload),
+  // kNotFound (no such target message), kFailedPrecondition (no bot URL),
   // kUnavailable / kDeadlineExceeded when the bot cannot be reached or does not answer in time
   // (the interaction is then failed).
   boost::asio::awaitable<Result<SentInteraction>> send_command(CommandInvocation invocation);
+  // A file a user attaches to a command (Discord's client uploads it first): answers the
+  // attachment object, whose "id" an attachment option (type 11) of send_command() names.
+  boost::json::object upload(std::string filename, std::string content_type, std::string bytes);
   // `/mando symmetry:12 palette:"twi light"` as typed in Discord's client; option types come
   // from the registered commands (PUT .../commands), else are inferred from the text.
   Result<CommandInvocation> parse_command_text(std::string_view text) const;

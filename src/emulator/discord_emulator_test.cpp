@@ -530,6 +530,66 @@ TEST_F(EmulatorTest, ControlApiParsesTextWithRegisteredTypesAndClicks) {
   EXPECT_NE(html->body.find("<html"), std::string::npos);
 }
 
+TEST_F(EmulatorTest, UploadsAreResolvedAttachmentsAndMessageCommandsCarryTheirMessage) {
+  // Uploaded through the control API, as the web page would, then named by an option.
+  net::ClientRequest post;
+  post.method = "POST";
+  post.url = discord_->url() + "/_emulator/uploads?filename=cat.png";
+  post.headers.set("Content-Type", "image/png");
+  post.body = "\x89PNG not really";
+  auto uploaded = run_awaitable(ioc_, http_->send(post));
+  ASSERT_TRUE(uploaded);
+  ASSERT_EQ(uploaded->status, 200) << uploaded->body;
+  const auto file = json::parse(uploaded->body).as_object();
+  const std::string id(file.at("id").as_string());
+  EXPECT_EQ(file.at("filename").as_string(), "cat.png");
+  EXPECT_EQ(file.at("size").as_int64(), 15);
+  EXPECT_TRUE(file.at("ephemeral").as_bool());
+
+  CommandInvocation invocation;
+  invocation.name = "transform";
+  invocation.options.push_back(json::object{{"name", "image1"}, {"type", 11}, {"value", id}});
+  auto sent = run_awaitable(ioc_, emulator_->send_command(invocation));
+  ASSERT_TRUE(sent) << sent.error().message;
+  const auto seen = bot_->seen();
+  ASSERT_EQ(seen.size(), 1u);
+  const auto& resolved = seen[0].body.at("data").at("resolved").at("attachments").at(id);
+  EXPECT_EQ(resolved.at("url"), file.at("url"));
+  // What the URL serves is the file, byte for byte.
+  net::ClientRequest get;
+  get.url = std::string(file.at("url").as_string());
+  auto served = run_awaitable(ioc_, http_->send(get));
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->body, "\x89PNG not really");
+  EXPECT_EQ(served->headers.get("Content-Type").value_or(""), "image/png");
+
+  invocation.options[0].as_object()["value"] = "1180000000000000999";
+  auto unknown = run_awaitable(ioc_, emulator_->send_command(invocation));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("names no upload"), std::string::npos);
+
+  // A message command on the message the first interaction made.
+  CommandInvocation menu;
+  menu.name = "Transform images";
+  menu.target_message_id = sent->message_id.value();
+  ASSERT_TRUE(run_awaitable(ioc_, emulator_->send_command(menu)));
+  const auto data = bot_->seen().back().body.at("data").as_object();
+  EXPECT_EQ(data.at("type").as_int64(), 3);
+  EXPECT_EQ(data.at("target_id").as_string(), menu.target_message_id);
+  EXPECT_EQ(data.at("resolved").at("messages").at(menu.target_message_id).at("id").as_string(),
+            menu.target_message_id);
+  EXPECT_EQ(bot_->seen().back().interaction.data.target_id, menu.target_message_id);
+  menu.target_message_id = "1180000000000000999";
+  auto missing = run_awaitable(ioc_, emulator_->send_command(menu));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::kNotFound);
+
+  post.url = discord_->url() + "/_emulator/uploads";
+  auto nameless = run_awaitable(ioc_, http_->send(post));
+  ASSERT_TRUE(nameless);
+  EXPECT_EQ(nameless->status, 400);
+}
+
 TEST_F(EmulatorTest, AttachmentSizeLimitIsSentAndEnforced) {
   SentInteraction sent = send();
   EXPECT_EQ(bot_->seen().back().body.at("attachment_size_limit").as_int64(), 10485760);

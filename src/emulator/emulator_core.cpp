@@ -72,6 +72,47 @@ void EmulatorCore::learn_host(const net::Request& request) {
   if (!model.public_url_explicit()) model.set_public_url("http://" + std::string(*host), false);
 }
 
+// The interaction's `data`, as Discord builds it: a slash command's options with the files of
+// its attachment options in resolved.attachments, or a message command's target message in
+// resolved.messages. Called with the mutex held.
+Result<json::object> EmulatorCore::command_data(const CommandInvocation& invocation) {
+  json::object data{{"id", model.command_id(invocation.name)}, {"name", invocation.name}};
+  if (!invocation.target_message_id.empty()) {
+    if (!invocation.options.empty()) {
+      return fail(ErrorKind::kInvalidArgument, "emulator: a message command has no options");
+    }
+    const Message* message = model.find_message(invocation.target_message_id);
+    if (message == nullptr) {
+      return fail(ErrorKind::kNotFound,
+                  "emulator: unknown message " + invocation.target_message_id);
+    }
+    data["type"] = 3;
+    data["target_id"] = invocation.target_message_id;
+    data["resolved"] = json::object{{"messages", json::object{{invocation.target_message_id,
+                                                               model.message_json(*message, false)}}}};
+    return data;
+  }
+  data["type"] = 1;
+  json::object attachments;
+  for (const auto& option : invocation.options) {
+    const auto* o = option.if_object();
+    const auto* type = o ? o->if_contains("type") : nullptr;
+    if (type == nullptr || to_int(*type).value_or(0) != 11) continue;
+    const auto* value = o->if_contains("value");
+    const std::string id = value && value->is_string() ? std::string(value->as_string()) : "";
+    auto upload = model.upload_json(id);
+    if (!upload) {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("emulator: option {} names no upload (\"{}\")",
+                              json::serialize(o->at("name")), id));
+    }
+    attachments[id] = std::move(*upload);
+  }
+  if (!invocation.options.empty()) data["options"] = invocation.options;
+  if (!attachments.empty()) data["resolved"] = json::object{{"attachments", std::move(attachments)}};
+  return data;
+}
+
 asio::awaitable<Result<SentInteraction>> EmulatorCore::send_command(CommandInvocation invocation) {
   if (invocation.name.empty()) {
     co_return fail(ErrorKind::kInvalidArgument, "emulator: no command name");
@@ -93,14 +134,13 @@ asio::awaitable<Result<SentInteraction>> EmulatorCore::send_command(CommandInvoc
     rec.user_id = user_id;
     rec.guild_id = invocation.dm ? "" : guild_id;
     rec.channel_id = std::string(invocation.dm ? kDmChannelId : kGuildChannelId);
-    json::object data{
-        {"id", model.command_id(invocation.name)}, {"name", invocation.name}, {"type", 1}};
-    if (!invocation.options.empty()) data["options"] = invocation.options;
-    if (!invocation.dm) data["guild_id"] = guild_id;
+    auto data = command_data(invocation);
+    if (!data) co_return tl::unexpected(data.error());
+    if (!invocation.dm) (*data)["guild_id"] = guild_id;
     const InteractionRecord& opened = model.open_interaction(std::move(rec));
     id = opened.id;
     token = opened.token;
-    body = json::serialize(interaction_body(opened, json::object{{"data", std::move(data)}},
+    body = json::serialize(interaction_body(opened, json::object{{"data", std::move(*data)}},
                                             options_.application_id, attachment_size_limit));
   }
   co_return co_await deliver(std::move(id), std::move(token), std::move(body));
@@ -209,6 +249,11 @@ void EmulatorCore::finish_failed(const std::string& interaction_id, std::string 
     model.fail_interaction(rec, reason);
   }
   changed();
+}
+
+json::object EmulatorCore::upload(FormPart file) {
+  std::lock_guard lock(mutex);
+  return model.add_upload(file);
 }
 
 Result<CommandInvocation> EmulatorCore::parse_command_text(std::string_view text) const {

@@ -68,6 +68,7 @@ class EmulatorCore : public std::enable_shared_from_this<EmulatorCore> {
   boost::asio::awaitable<Result<SentInteraction>> click(std::string message_id,
                                                         std::string custom_id, std::string user_id);
   Result<CommandInvocation> parse_command_text(std::string_view text) const;
+  boost::json::object upload(FormPart file);
   boost::asio::awaitable<std::optional<boost::json::object>> wait_message(
       std::string id, std::int64_t after_version, std::chrono::milliseconds timeout);
   boost::asio::awaitable<bool> wait_completed(std::size_t count, std::chrono::milliseconds timeout);
@@ -87,6 +88,9 @@ class EmulatorCore : public std::enable_shared_from_this<EmulatorCore> {
  private:
   using Channel = boost::asio::experimental::concurrent_channel<void(boost::system::error_code)>;
 
+  // 1.: the interaction's data of a command (its uploads or target message resolved), under
+  // the mutex.
+  Result<boost::json::object> command_data(const CommandInvocation& invocation);
   // 2. and 3.: signs and POSTs `body`, then applies the bot's answer.
   boost::asio::awaitable<Result<SentInteraction>> deliver(std::string interaction_id,
                                                           std::string token, std::string body);

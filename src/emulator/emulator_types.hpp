@@ -30,11 +30,15 @@ struct EmulatorOptions {
 // An APPLICATION_COMMAND (type 2, CHAT_INPUT) to send.
 struct CommandInvocation {
   std::string name;
-  // Options as Discord sends them: [{"name": "seed", "type": 4, "value": 1}, ...].
+  // Options as Discord sends them: [{"name": "seed", "type": 4, "value": 1}, ...]. An
+  // attachment option (type 11) names an upload (DiscordEmulator::upload) by id.
   boost::json::array options;
   std::string user_id;   // empty: the default user ("tester", 1180000000000000060)
   std::string guild_id;  // empty: the default guild (1180000000000000020); ignored when dm
   bool dm = false;       // a DM with the bot instead of a guild channel
+  // Set: a MESSAGE command (type 3, a message's context menu) used on this message, which the
+  // interaction carries in data.resolved.messages. Options must then be empty.
+  std::string target_message_id;
 };
 
 // What became of one interaction POST.

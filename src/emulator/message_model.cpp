@@ -543,6 +543,21 @@ const StoredAttachment* MessageModel::attachment(std::string_view id) const {
   return it == attachments_.end() ? nullptr : &it->second;
 }
 
+json::object MessageModel::add_upload(const FormPart& file) {
+  StoredAttachment a = store_file(file, "", "");
+  const std::string id = a.id;
+  uploads_.insert(id);
+  attachments_.emplace(id, std::move(a));
+  return *upload_json(id);
+}
+
+std::optional<json::object> MessageModel::upload_json(std::string_view id) const {
+  if (!uploads_.contains(id)) return std::nullopt;
+  json::object o = attachment_json(attachments_.at(std::string(id)));
+  o["ephemeral"] = true;
+  return o;
+}
+
 Changes MessageModel::changes_since(std::uint64_t cursor, std::size_t limit) const {
   Changes out;
   if (cursor > seq_) {

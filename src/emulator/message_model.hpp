@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -148,6 +149,13 @@ class MessageModel {
   std::optional<std::int64_t> version(std::string_view id) const;              // nullopt: unknown
   bool deleted(std::string_view id) const;
   const StoredAttachment* attachment(std::string_view id) const;
+  // A file a user attaches to a command option: Discord's client uploads it before it sends the
+  // interaction, which names it by id. Kept like any attachment (its URL serves it); answers
+  // the attachment object that data.resolved.attachments carries.
+  boost::json::object add_upload(const FormPart& file);
+  // That object for an id add_upload() answered (marked ephemeral, as Discord marks files of
+  // command options); nullopt for any other id.
+  std::optional<boost::json::object> upload_json(std::string_view id) const;
 
   // 4. At most `limit` messages changed after `cursor` (limit > 0).
   Changes changes_since(std::uint64_t cursor, std::size_t limit) const;
@@ -180,6 +188,7 @@ class MessageModel {
   std::map<std::string, Message, std::less<>> messages_;
   std::vector<std::string> order_;  // message ids, oldest first
   std::map<std::string, StoredAttachment, std::less<>> attachments_;
+  std::set<std::string, std::less<>> uploads_;  // attachments_ ids of add_upload()
   boost::json::array commands_;
   std::map<std::string, std::string> unregistered_command_ids_;
   std::uint64_t seq_ = 0;

@@ -1,6 +1,7 @@
 #include "bot/commands/transform_inputs.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -83,6 +84,9 @@ Result<TransformRequest> menu_transform_request(const discord::InteractionData& 
     return fail(ErrorKind::kInvalidArgument,
                 "Discord did not send that message's content; please try again.");
   }
+  // A message's embed may show one of its own attachments (attachment://name, which Discord
+  // resolves to the attachment's URLs): that picture is taken once.
+  std::set<std::string_view> attached;
   if (const json::value* list = message->if_contains("attachments"); list && list->is_array()) {
     for (const json::value& a : list->get_array()) {
       const json::object* attachment = a.if_object();
@@ -90,6 +94,8 @@ Result<TransformRequest> menu_transform_request(const discord::InteractionData& 
       if (!type.empty() && !type.starts_with("image/")) continue;  // a PDF, a video: not ours
       if (std::string_view url = string_at(attachment, "url"); !url.empty()) {
         request.urls.emplace_back(url);
+        attached.insert(url);
+        attached.insert(string_at(attachment, "proxy_url"));
       }
     }
   }
@@ -103,9 +109,10 @@ Result<TransformRequest> menu_transform_request(const discord::InteractionData& 
       if (picture == nullptr && string_at(embed, "type") == "image") {
         picture = object_at(*embed, "thumbnail");
       }
+      if (attached.contains(string_at(picture, "url"))) continue;
       std::string_view url = string_at(picture, "proxy_url");
       if (url.empty()) url = string_at(picture, "url");
-      if (!url.empty()) request.urls.emplace_back(url);
+      if (!url.empty() && !attached.contains(url)) request.urls.emplace_back(url);
     }
   }
   return checked(std::move(request), max_inputs, true);

@@ -76,6 +76,21 @@ TEST(TransformInputs, MenuTakesImageAttachmentsThenEmbedImages) {
   EXPECT_EQ(request->size, kDefaultTransformSize);
 }
 
+TEST(TransformInputs, MenuTakesAnEmbedShowingAnAttachmentOnce) {
+  discord::Interaction i = fixture("message_command_transform.json");
+  json::object& message = i.data.resolved.at("messages").at("1180000000000000070").as_object();
+  const json::object& attachment = message.at("attachments").at(0).as_object();
+  // A bot's message: its embed shows its own attachment (attachment://cat.png, resolved).
+  message["embeds"] = json::array{json::object{
+      {"type", "rich"},
+      {"image", json::object{{"url", attachment.at("url")},
+                             {"proxy_url", attachment.at("proxy_url")}}}}};
+  auto request = menu_transform_request(i.data, 20);
+  ASSERT_TRUE(request) << request.error().message;
+  ASSERT_EQ(request->urls.size(), 1u);
+  EXPECT_EQ(request->urls[0], attachment.at("url").as_string());
+}
+
 TEST(TransformInputs, MenuOnAMessageWithoutImagesSaysSo) {
   discord::Interaction i = fixture("message_command_transform.json");
   json::object& message = i.data.resolved.at("messages").at("1180000000000000070").as_object();
