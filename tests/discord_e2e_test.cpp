@@ -7,7 +7,9 @@
 // messages) wake on the event itself; the only polling is of mando's /metrics for a drop, which
 // leaves no trace in the emulator, under a deadline.
 
+#include <array>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -31,6 +33,7 @@
 #include <sodium.h>
 
 #include "emulator/emulator_server.hpp"
+#include "support/loopback_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_data.hpp"
@@ -70,6 +73,34 @@ std::optional<Png> decode_png(const std::string& bytes) {
   return png;
 }
 
+using Rgb = std::array<std::uint8_t, 3>;
+
+// A width x height picture of one colour, encoded with libpng.
+std::string solid_png(unsigned width, unsigned height, Rgb colour) {
+  std::vector<std::uint8_t> pixels;
+  for (unsigned i = 0; i < width * height; ++i)
+    pixels.insert(pixels.end(), colour.begin(), colour.end());
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = width;
+  image.height = height;
+  image.format = PNG_FORMAT_RGB;
+  png_alloc_size_t size = 0;
+  png_image_write_to_memory(&image, nullptr, &size, 0, pixels.data(), 0, nullptr);
+  std::string out(size, '\0');
+  png_image_write_to_memory(&image, out.data(), &size, 0, pixels.data(), 0, nullptr);
+  out.resize(size);
+  return out;
+}
+
+// The largest difference, channel by channel, between the pixel at (x, y) and `colour`.
+int distance(const Png& png, unsigned x, unsigned y, Rgb colour) {
+  const std::size_t at = (std::size_t{y} * png.width + x) * 4;
+  int d = 0;
+  for (int c = 0; c < 3; ++c) d = std::max(d, std::abs(png.rgba[at + c] - int{colour[c]}));
+  return d;
+}
+
 class DiscordE2eTest : public ::testing::Test {
  protected:
   DiscordE2eTest() {
@@ -86,6 +117,11 @@ max_backoff = "500ms"
 [queues.reply-discord]
 min_backoff = "100ms"
 max_backoff = "500ms"
+[queues.transform-images]
+min_backoff = "100ms"
+max_backoff = "500ms"
+[transform]
+workers = 1
 )";
   }
 
@@ -414,6 +450,81 @@ TEST_F(DiscordE2eTest, IngressDispatcherAndWorkerRunAsSeparateProcesses) {
   auto sent = mando("/mando size:64");
   auto message = next_version(*sent.message_id);
   EXPECT_FALSE(message.at("attachments").as_array().empty());
+}
+
+// /transform of two links and an attached file: the sheet shows each input in its cell, in
+// order (links first); then "Transform images" on that message transforms its picture.
+TEST_F(DiscordE2eTest, TransformPostsASheetOfItsInputsAndTheMenuCommandTakesAMessagesImage) {
+  constexpr Rgb kRed{220, 30, 30}, kGreen{30, 200, 40}, kBlue{30, 40, 220};
+  net::Router routes;
+  for (const auto& [path, colour] :
+       {std::pair{"/red.png", kRed}, std::pair{"/green.png", kGreen}}) {
+    net::Response png;
+    png.headers.set("Content-Type", "image/png");
+    png.body = solid_png(400, 300, colour);
+    routes.add("GET", path,
+               [png](net::Request) -> asio::awaitable<net::Response> { co_return png; });
+  }
+  LoopbackServer images(std::move(routes));
+  const auto host_port = [](const std::string& url) { return url.substr(url.find("//") + 2); };
+  start_bot({{"MANDO_FETCH_ALLOW", host_port(images.url()) + "," + host_port(server_->url())},
+             {"MANDO_FETCH_ALLOW_HTTP", "true"}});
+
+  const json::object file = emulator().upload("blue.png", "image/png", solid_png(300, 400, kBlue));
+  emulator::CommandInvocation transform;
+  transform.name = "transform";
+  transform.options = json::array{
+      json::object{{"name", "urls"},
+                   {"type", 3},
+                   {"value", images.url() + "/red.png\n" + images.url() + "/green.png"}},
+      json::object{{"name", "image1"}, {"type", 11}, {"value", file.at("id")}},
+      json::object{{"name", "size"}, {"type", 4}, {"value", 128}},
+      json::object{{"name", "crop"}, {"type", 3}, {"value", "centre"}},
+      json::object{{"name", "format"}, {"type", 3}, {"value", "png"}},
+  };
+  auto sent = call(emulator().send_command(transform));
+  ASSERT_TRUE(sent) << sent.error().message;
+  ASSERT_EQ(sent->response.at("type").as_int64(), 5) << json::serialize(sent->response);
+  auto message = next_version(*sent->message_id);
+  EXPECT_EQ(message.at("content").as_string(), "") << "no input failed";
+  const auto& embed = message.at("embeds").at(0).as_object();
+  EXPECT_EQ(embed.at("title").as_string(), "3 images, 128 × 128");
+
+  // Three cells of 256 pixels in two columns, with equal gaps between and around them.
+  auto sheet = decode_png(attachment(message));
+  ASSERT_TRUE(sheet) << "the sheet is a PNG";
+  const unsigned gap = (sheet->width - 2 * 256) / 3;
+  const Rgb expected[] = {kRed, kGreen, kBlue};
+  for (unsigned k = 0; k < 3; ++k) {
+    const unsigned x = gap + (k % 2) * (256 + gap) + 128, y = gap + (k / 2) * (256 + gap) + 128;
+    EXPECT_LT(distance(*sheet, x, y, expected[k]), 12) << "cell " << k + 1;
+  }
+  // Each result on its own, linked: the third is the attached file, 128 pixels square.
+  const std::string description(embed.at("description").as_string());
+  std::smatch link;
+  ASSERT_TRUE(std::regex_search(description, link, std::regex(R"(\[3\]\((http[^)]+)\))")))
+      << description;
+  net::HttpClient client(ioc_.get_executor());
+  net::ClientRequest get;
+  get.url = link[1];
+  auto third = call(client.send(std::move(get)));
+  ASSERT_TRUE(third && third->status == 200);
+  auto blue = decode_png(third->body);
+  ASSERT_TRUE(blue);
+  EXPECT_EQ(blue->width, 128u);
+  EXPECT_LT(distance(*blue, 64, 64, kBlue), 12);
+
+  // The context menu on that message: its one picture (the sheet, which its embed shows too).
+  emulator::CommandInvocation menu;
+  menu.name = "Transform images";
+  menu.target_message_id = *sent->message_id;
+  auto used = call(emulator().send_command(menu));
+  ASSERT_TRUE(used) << used.error().message;
+  ASSERT_EQ(used->response.at("type").as_int64(), 5) << json::serialize(used->response);
+  auto again = next_version(*used->message_id);
+  EXPECT_EQ(again.at("content").as_string(), "");
+  EXPECT_EQ(again.at("embeds").at(0).at("title").as_string(), "1 image, 512 × 512");
+  EXPECT_FALSE(attachment(again).empty());
 }
 
 }  // namespace

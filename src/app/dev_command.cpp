@@ -64,6 +64,10 @@ int dev(const DevFlags& flags) {
     c.discord.public_key = host->emulator().public_key_hex();
     c.discord.application_id = host->emulator().application_id();
     c.discord.api_base_url = host->api_base_url();
+    // The files users attach in the playground are served by the emulator, on loopback and
+    // over plain http: /transform may fetch from there (and, as a consequence, http URLs).
+    c.fetch.allow_http = true;
+    c.fetch.allow.push_back(host->url().substr(std::string_view("http://").size()));
     core::logger("dev")->info("Discord emulator on {} (its REST API: {})", host->url(),
                               host->api_base_url());
     return std::static_pointer_cast<void>(owned);

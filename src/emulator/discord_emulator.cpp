@@ -64,8 +64,8 @@ asio::awaitable<Result<SentInteraction>> DiscordEmulator::send_command(
 
 json::object DiscordEmulator::upload(std::string filename, std::string content_type,
                                      std::string bytes) {
-  return core_->upload(FormPart{"file", std::move(filename), std::move(content_type),
-                                std::move(bytes)});
+  return core_->upload(
+      FormPart{"file", std::move(filename), std::move(content_type), std::move(bytes)});
 }
 
 Result<CommandInvocation> DiscordEmulator::parse_command_text(std::string_view text) const {

@@ -88,8 +88,9 @@ Result<json::object> EmulatorCore::command_data(const CommandInvocation& invocat
     }
     data["type"] = 3;
     data["target_id"] = invocation.target_message_id;
-    data["resolved"] = json::object{{"messages", json::object{{invocation.target_message_id,
-                                                               model.message_json(*message, false)}}}};
+    data["resolved"] = json::object{
+        {"messages",
+         json::object{{invocation.target_message_id, model.message_json(*message, false)}}}};
     return data;
   }
   data["type"] = 1;
@@ -109,7 +110,8 @@ Result<json::object> EmulatorCore::command_data(const CommandInvocation& invocat
     attachments[id] = std::move(*upload);
   }
   if (!invocation.options.empty()) data["options"] = invocation.options;
-  if (!attachments.empty()) data["resolved"] = json::object{{"attachments", std::move(attachments)}};
+  if (!attachments.empty())
+    data["resolved"] = json::object{{"attachments", std::move(attachments)}};
   return data;
 }
 

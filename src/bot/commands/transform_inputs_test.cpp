@@ -81,10 +81,10 @@ TEST(TransformInputs, MenuTakesAnEmbedShowingAnAttachmentOnce) {
   json::object& message = i.data.resolved.at("messages").at("1180000000000000070").as_object();
   const json::object& attachment = message.at("attachments").at(0).as_object();
   // A bot's message: its embed shows its own attachment (attachment://cat.png, resolved).
-  message["embeds"] = json::array{json::object{
-      {"type", "rich"},
-      {"image", json::object{{"url", attachment.at("url")},
-                             {"proxy_url", attachment.at("proxy_url")}}}}};
+  message["embeds"] =
+      json::array{json::object{{"type", "rich"},
+                               {"image", json::object{{"url", attachment.at("url")},
+                                                      {"proxy_url", attachment.at("proxy_url")}}}}};
   auto request = menu_transform_request(i.data, 20);
   ASSERT_TRUE(request) << request.error().message;
   ASSERT_EQ(request->urls.size(), 1u);
