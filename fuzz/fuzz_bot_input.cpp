@@ -1,14 +1,18 @@
 // Fuzzes what the bot reads from outside: the options a button carries in its custom_id (Discord
-// sends back whatever the message holds) and the bodies of its tasks (written by another mando,
-// maybe another version). Every input is either refused with kInvalidArgument or read into a
-// value whose own form reads back to the same value.
+// sends back whatever the message holds), the bodies of its tasks (written by another mando,
+// maybe another version) and the images an interaction asks /transform or "Transform images"
+// to take. Every input is either refused with kInvalidArgument or read into a value whose own
+// form reads back to the same value (a transform: 1 to 20 addresses, none empty or with a
+// space in it).
 
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "bot/commands/mando.hpp"
+#include "bot/commands/transform_inputs.hpp"
 #include "bot/jobs.hpp"
+#include "discord/interaction.hpp"
 
 namespace {
 
@@ -20,6 +24,22 @@ template <typename T>
 void check_refusal(const mando::Result<T>& result) {
   check(result.error().kind == mando::ErrorKind::kInvalidArgument);
   check(!result.error().message.empty());
+}
+
+template <typename T>
+void check_round_trip(const mando::Result<T>& parsed,
+                      mando::Result<T> (*parse)(std::string_view body)) {
+  if (!parsed) return check_refusal(parsed);
+  auto again = parse(mando::bot::to_json(*parsed));
+  check(again.has_value() && mando::bot::to_json(*again) == mando::bot::to_json(*parsed));
+}
+
+void check_transform(const mando::Result<mando::bot::commands::TransformRequest>& request) {
+  if (!request) return check_refusal(request);
+  check(!request->urls.empty() && request->urls.size() <= 20);
+  for (const auto& url : request->urls) {
+    check(!url.empty() && url.find_first_of(" \t\r\n") == std::string::npos);
+  }
 }
 
 }  // namespace
@@ -38,20 +58,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_refusal(options);
   }
 
-  auto image = parse_image_job(text);
-  if (image) {
-    auto again = parse_image_job(to_json(*image));
-    check(again.has_value() && to_json(*again) == to_json(*image));
-  } else {
-    check_refusal(image);
-  }
+  check_round_trip(parse_image_job(text), parse_image_job);
+  check_round_trip(parse_reply_job(text), parse_reply_job);
+  check_round_trip(parse_transform_job(text), parse_transform_job);
 
-  auto reply = parse_reply_job(text);
-  if (reply) {
-    auto again = parse_reply_job(to_json(*reply));
-    check(again.has_value() && to_json(*again) == to_json(*reply));
-  } else {
-    check_refusal(reply);
+  if (auto interaction = mando::discord::parse_interaction(text)) {
+    const auto& data = interaction->data;
+    check_transform(commands::transform_request(mando::discord::Options(data.options), data, 20));
+    check_transform(commands::menu_transform_request(data, 20));
   }
   return 0;
 }
