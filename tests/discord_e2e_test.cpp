@@ -196,6 +196,21 @@ workers = 1
     return message ? *message : json::object{};
   }
 
+  // `message` once it has its picture: progress lines ("Drawing your mandala...") may come
+  // first, as many as the job's wait allows, and the picture is the last word.
+  json::object with_attachment(json::object message) {
+    for (int edits = 0; edits < 10 && message.at("attachments").as_array().empty(); ++edits) {
+      message =
+          next_version(std::string(message.at("id").as_string()), message.at("version").as_int64());
+    }
+    return message;
+  }
+
+  // The message once it holds its picture.
+  json::object finished(const std::string& message_id) {
+    return with_attachment(next_version(message_id));
+  }
+
   std::string attachment(const json::object& message) {
     const auto& attachments = message.at("attachments").as_array();
     if (attachments.empty()) return {};
@@ -252,7 +267,7 @@ TEST_F(DiscordE2eTest, ASignedCommandIsDeferredThenEditedIntoThePngItAskedFor) {
   start_bot();
   auto sent = mando("/mando symmetry:12 palette:twilight size:256");
   ASSERT_TRUE(sent.message_id);
-  auto message = next_version(*sent.message_id);
+  auto message = finished(*sent.message_id);
   EXPECT_EQ(message.at("flags").as_int64() & 128, 0) << "no longer loading";
   const auto& embed = message.at("embeds").at(0).as_object();
   const std::string description(embed.at("description").as_string());
@@ -325,7 +340,7 @@ TEST_F(DiscordE2eTest, FailedPatchesAreRetriedWithBackoffUntilTheyGoThrough) {
   start_bot();
   emulator().add_fault({.method = "PATCH", .route = "@original", .count = 2, .status = 500});
   auto sent = mando("/mando size:64");
-  auto message = next_version(*sent.message_id);
+  auto message = finished(*sent.message_id);
   EXPECT_FALSE(message.at("attachments").as_array().empty());
   auto stats = emulator().stats();
   EXPECT_EQ(stats.at("rest").at("by_status").at("500").as_int64(), 2);
@@ -355,7 +370,7 @@ TEST_F(DiscordE2eTest, A429IsWaitedOutWithoutASecondOneInARow) {
   emulator().add_fault(
       {.method = "PATCH", .route = "@original", .count = 1, .status = 429, .retry_after = 0.3});
   auto sent = mando("/mando size:64");
-  auto message = next_version(*sent.message_id);
+  auto message = finished(*sent.message_id);
   EXPECT_FALSE(message.at("attachments").as_array().empty());
   auto limits = emulator().stats().at("rate_limits");
   EXPECT_EQ(limits.at("responses_429").as_int64(), 1);
@@ -391,14 +406,15 @@ TEST_F(DiscordE2eTest, KilledWithRepliesInFlightEveryReplyArrivesAfterARestart) 
   urls_ = start_mando();
   EXPECT_TRUE(call(emulator().wait_completed(kJobs, kReplyLimit)));
   for (const auto& m : emulator().messages()) {
-    EXPECT_FALSE(m.at("attachments").as_array().empty()) << json::serialize(m);
+    const auto done = with_attachment(m.as_object());
+    EXPECT_FALSE(done.at("attachments").as_array().empty()) << json::serialize(done);
   }
 }
 
 TEST_F(DiscordE2eTest, AButtonClickRerollsWithTheSameOptions) {
   start_bot();
   auto sent = mando("/mando symmetry:8 size:64");
-  auto first = next_version(*sent.message_id);
+  auto first = finished(*sent.message_id);
   const std::string reroll(
       first.at("components").at(0).at("components").at(0).at("custom_id").as_string());
   auto clicked = call(emulator().click(*sent.message_id, reroll));
@@ -406,7 +422,7 @@ TEST_F(DiscordE2eTest, AButtonClickRerollsWithTheSameOptions) {
   EXPECT_EQ(clicked->response.at("type").as_int64(), 5);
   ASSERT_TRUE(clicked->message_id);
   EXPECT_NE(*clicked->message_id, *sent.message_id) << "a new message";
-  auto second = next_version(*clicked->message_id);
+  auto second = finished(*clicked->message_id);
   const std::string before(first.at("embeds").at(0).at("description").as_string());
   const std::string after(second.at("embeds").at(0).at("description").as_string());
   EXPECT_NE(before, after) << "a new seed";
@@ -421,11 +437,7 @@ TEST_F(DiscordE2eTest, AWaitingJobShowsItsPlaceInLineThenTheImage) {
   EXPECT_EQ(waiting.at("content").as_string(), "Waiting in line: 1 of 1\u2026");
   EXPECT_TRUE(waiting.at("attachments").as_array().empty());
   cli({"queues", "resume", "create-image"});
-  // "Drawing..." and then the image: the image is the last word, whatever came between.
-  json::object message = waiting;
-  for (int edits = 0; edits < 3 && message.at("attachments").as_array().empty(); ++edits) {
-    message = next_version(*sent.message_id, message.at("version").as_int64());
-  }
+  const json::object message = with_attachment(waiting);
   EXPECT_FALSE(message.at("attachments").as_array().empty());
   EXPECT_EQ(message.at("content").as_string(), "");
 }
@@ -448,7 +460,7 @@ TEST_F(DiscordE2eTest, IngressDispatcherAndWorkerRunAsSeparateProcesses) {
   }
   emulator().set_bot_url(ingress.url + "/interactions");
   auto sent = mando("/mando size:64");
-  auto message = next_version(*sent.message_id);
+  auto message = finished(*sent.message_id);
   EXPECT_FALSE(message.at("attachments").as_array().empty());
 }
 
@@ -485,7 +497,7 @@ TEST_F(DiscordE2eTest, TransformPostsASheetOfItsInputsAndTheMenuCommandTakesAMes
   auto sent = call(emulator().send_command(transform));
   ASSERT_TRUE(sent) << sent.error().message;
   ASSERT_EQ(sent->response.at("type").as_int64(), 5) << json::serialize(sent->response);
-  auto message = next_version(*sent->message_id);
+  auto message = finished(*sent->message_id);
   EXPECT_EQ(message.at("content").as_string(), "") << "no input failed";
   const auto& embed = message.at("embeds").at(0).as_object();
   EXPECT_EQ(embed.at("title").as_string(), "3 images, 128 × 128");
@@ -521,7 +533,7 @@ TEST_F(DiscordE2eTest, TransformPostsASheetOfItsInputsAndTheMenuCommandTakesAMes
   auto used = call(emulator().send_command(menu));
   ASSERT_TRUE(used) << used.error().message;
   ASSERT_EQ(used->response.at("type").as_int64(), 5) << json::serialize(used->response);
-  auto again = next_version(*used->message_id);
+  auto again = finished(*used->message_id);
   EXPECT_EQ(again.at("content").as_string(), "");
   EXPECT_EQ(again.at("embeds").at(0).at("title").as_string(), "1 image, 512 × 512");
   EXPECT_FALSE(attachment(again).empty());

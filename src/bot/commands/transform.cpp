@@ -71,6 +71,9 @@ struct TransformModule::Run {
   std::atomic<int> downloaded{0};
   std::atomic<int> resized{0};
   std::atomic<std::uint64_t> bytes{0};  // downloaded so far, against max_job_bytes
+  // A decoder could not be started or is shutting down: no fault of the picture, so the job
+  // is retried by the queue rather than answered with a failure line.
+  std::atomic<bool> decoders_unavailable{false};
   std::chrono::system_clock::time_point last_progress{};
   int shown = -1;  // downloaded + resized when the last progress line went out
 };
@@ -180,6 +183,12 @@ asio::awaitable<void> TransformModule::process(Run& run, std::size_t index) {
   decode.max_pixels = deps_.limits.max_pixels;
   decode.max_input_bytes = deps_.limits.max_input_bytes;
   auto result = co_await deps_.decoders->thumbnail(std::move(fetched->body), run.spec, decode);
+  if (!result && result.error().kind == ErrorKind::kUnavailable) {
+    core::logger("bot")->warn("interaction {}: image {} not decoded, the queue will retry: {}",
+                              run.job.target.interaction_id, index + 1, result.error().message);
+    run.decoders_unavailable = true;
+    co_return;
+  }
   if (!result) co_return failed("decode", result.error());
   ++run.resized;
   run.outputs[index] = std::move(*result);
@@ -240,6 +249,9 @@ asio::awaitable<net::Response> TransformModule::transform_images(net::Request re
   };
   auto progress = [this, &run](std::size_t) { return report_progress(run); };
   co_await core::fan_out(inputs, deps_.limits.downloads_per_job, work, progress);
+  if (run.decoders_unavailable) {
+    co_return net::Response::json_error(503, "the decoder processes are unavailable");
+  }
   auto response = co_await deliver(run);
   if (job_seconds_ != nullptr) {
     job_seconds_->observe(

@@ -357,6 +357,21 @@ TEST_F(TransformModuleTest, ABlobStoreDownIsRetriedByTheQueue) {
   EXPECT_TRUE(tasks("reply-discord").empty());
 }
 
+TEST_F(TransformModuleTest, DecodersThatCannotStartAreRetriedNotBlamedOnThePictures) {
+  transform::PoolOptions options;
+  options.workers = 1;
+  options.executable = "/nonexistent/mando";
+  options.args = {};
+  transform::WorkerPool broken(ioc_.get_executor(), options);
+  auto without = deps();
+  without.decoders = &broken;
+  auto module = make_module(std::move(without));
+  set_clock(std::chrono::seconds(30));
+  auto response = transform({images_.url("/red.png")}, module.get());
+  EXPECT_EQ(response.status, 503) << "the queue retries";
+  EXPECT_TRUE(tasks("reply-discord").empty());
+}
+
 TEST_F(TransformModuleTest, ProgressIsShownBeforeTheAnswerAndNeverAfter) {
   auto patient = deps();
   patient.progress_after = std::chrono::milliseconds(1);
