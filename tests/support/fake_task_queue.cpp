@@ -176,6 +176,15 @@ boost::asio::awaitable<Result<Page<Task>>> FakeTaskQueue::list_tasks(QueueName q
   });
 }
 
+std::vector<Task> FakeTaskQueue::tasks_in(const QueueName& queue) {
+  std::lock_guard lock(mutex_);
+  std::vector<Task> out;
+  for (const auto& [name, task] : tasks_) {
+    if (task.name.queue == queue) out.push_back(task);
+  }
+  return out;
+}
+
 boost::asio::awaitable<Result<void>> FakeTaskQueue::delete_task(TaskName name) {
   std::lock_guard lock(mutex_);
   if (tasks_.erase(name.full()) == 0) co_return tl::unexpected(not_found("task", name.full()));

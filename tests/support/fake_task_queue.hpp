@@ -27,6 +27,8 @@ class FakeTaskQueue : public queue::TaskQueue {
   void set_now(queue::TimePoint now);
   // Marks a task as a dead letter, as the dispatcher does when retries run out.
   Result<void> fail_task(const queue::TaskName& name);
+  // Every task of `queue` (any state), in name order: what a test checks after the fact.
+  std::vector<queue::Task> tasks_in(const queue::QueueName& queue);
 
   boost::asio::awaitable<Result<queue::Queue>> create_queue(queue::Queue queue) override;
   boost::asio::awaitable<Result<queue::Queue>> get_queue(queue::QueueName name) override;

@@ -145,9 +145,7 @@ class MandoModuleTest : public WorkerFixture {
   }
 
   std::vector<queue::Task> tasks(std::string_view queue_id) {
-    auto page = run(queue_.list_tasks({"mando", "local", std::string(queue_id)},
-                                      queue::TaskFilter::kAll, 100, ""));
-    return page ? page->items : std::vector<queue::Task>{};
+    return queue_.tasks_in({"mando", "local", std::string(queue_id)});
   }
 
   net::Response post(const queue::Task& task, commands::MandoModule* module = nullptr) {

@@ -124,9 +124,7 @@ class TransformModuleTest : public WorkerFixture {
   }
 
   std::vector<queue::Task> tasks(std::string_view queue_id) {
-    auto page = run(queue_.list_tasks({"mando", "local", std::string(queue_id)},
-                                      queue::TaskFilter::kAll, 100, ""));
-    return page ? page->items : std::vector<queue::Task>{};
+    return queue_.tasks_in({"mando", "local", std::string(queue_id)});
   }
 
   // The worker's answer to a transform-images task of `urls`, as the ingress would write it.
