@@ -1,8 +1,10 @@
 // The `mando dev` page in a real browser (issue 11 item 12): the real binary runs `mando dev` on
 // ephemeral ports, and tests/npm/emulator_page.mjs drives Debian's headless chromium through
 // playwright-core against the emulator's page: ten /mando typed in a row each show their decoded
-// image, a reload with fifty messages shows them all, Re-roll adds a message with its image, and
-// the page never holds more than one update-stream request open.
+// image, a reload with fifty messages shows them all, Re-roll adds a message with its image, a
+// mandala attached through the file picker is transformed by /transform and again by the
+// Transform images message command, and the page never holds more than one update-stream
+// request open.
 //
 // Needs node, tests/npm/node_modules and /usr/bin/chromium: scripts/install-deps.sh --test
 // installs all three. Without chromium the test is skipped and says why.
@@ -57,6 +59,7 @@ TEST(BrowserTest, DevPageShowsEveryImageWithOneUpdateStream) {
   EXPECT_EQ(result.at("typed").as_int64(), 10);
   EXPECT_EQ(result.at("reloaded").as_int64(), 50);
   EXPECT_EQ(result.at("rerolled").as_int64(), 1);
+  EXPECT_EQ(result.at("transformed").as_int64(), 2);
   EXPECT_EQ(result.at("max_events_open").as_int64(), 1);
 
   mando.signal(SIGTERM);

@@ -563,6 +563,11 @@ TEST_F(EmulatorTest, UploadsAreResolvedAttachmentsAndMessageCommandsCarryTheirMe
   EXPECT_EQ(served->body, "\x89PNG not really");
   EXPECT_EQ(served->headers.get("Content-Type").value_or(""), "image/png");
 
+  // Typed as text, an attachment option names the file: the latest upload of that name.
+  invocation.options[0].as_object()["value"] = "cat.png";
+  ASSERT_TRUE(run_awaitable(ioc_, emulator_->send_command(invocation)));
+  EXPECT_EQ(bot_->seen().back().body.at("data").at("options").at(0).at("value").as_string(), id);
+
   invocation.options[0].as_object()["value"] = "1180000000000000999";
   auto unknown = run_awaitable(ioc_, emulator_->send_command(invocation));
   ASSERT_FALSE(unknown);

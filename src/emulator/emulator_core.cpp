@@ -94,22 +94,26 @@ Result<json::object> EmulatorCore::command_data(const CommandInvocation& invocat
     return data;
   }
   data["type"] = 1;
+  json::array options = invocation.options;
   json::object attachments;
-  for (const auto& option : invocation.options) {
-    const auto* o = option.if_object();
+  for (auto& option : options) {
+    auto* o = option.if_object();
     const auto* type = o ? o->if_contains("type") : nullptr;
     if (type == nullptr || to_int(*type).value_or(0) != 11) continue;
     const auto* value = o->if_contains("value");
-    const std::string id = value && value->is_string() ? std::string(value->as_string()) : "";
-    auto upload = model.upload_json(id);
+    const std::string named = value && value->is_string() ? std::string(value->as_string()) : "";
+    auto upload = model.upload_json(named);
     if (!upload) {
       return fail(ErrorKind::kInvalidArgument,
-                  fmt::format("emulator: option {} names no upload (\"{}\")",
-                              json::serialize(o->at("name")), id));
+                  fmt::format("emulator: option {} names no upload (\"{}\"): attach the file first",
+                              json::serialize(o->at("name")), named));
     }
+    // Discord sends the attachment's id, whatever the user picked it by.
+    const std::string id(upload->at("id").as_string());
+    (*o)["value"] = id;
     attachments[id] = std::move(*upload);
   }
-  if (!invocation.options.empty()) data["options"] = invocation.options;
+  if (!options.empty()) data["options"] = std::move(options);
   if (!attachments.empty())
     data["resolved"] = json::object{{"attachments", std::move(attachments)}};
   return data;

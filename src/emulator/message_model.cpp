@@ -546,16 +546,20 @@ const StoredAttachment* MessageModel::attachment(std::string_view id) const {
 json::object MessageModel::add_upload(const FormPart& file) {
   StoredAttachment a = store_file(file, "", "");
   const std::string id = a.id;
-  uploads_.insert(id);
+  uploads_.push_back(id);
   attachments_.emplace(id, std::move(a));
   return *upload_json(id);
 }
 
-std::optional<json::object> MessageModel::upload_json(std::string_view id) const {
-  if (!uploads_.contains(id)) return std::nullopt;
-  json::object o = attachment_json(attachments_.at(std::string(id)));
-  o["ephemeral"] = true;
-  return o;
+std::optional<json::object> MessageModel::upload_json(std::string_view id_or_filename) const {
+  for (auto it = uploads_.rbegin(); it != uploads_.rend(); ++it) {
+    const StoredAttachment& a = attachments_.at(*it);
+    if (a.id != id_or_filename && a.filename != id_or_filename) continue;
+    json::object o = attachment_json(a);
+    o["ephemeral"] = true;
+    return o;
+  }
+  return std::nullopt;
 }
 
 Changes MessageModel::changes_since(std::uint64_t cursor, std::size_t limit) const {

@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,9 +152,10 @@ class MessageModel {
   // interaction, which names it by id. Kept like any attachment (its URL serves it); answers
   // the attachment object that data.resolved.attachments carries.
   boost::json::object add_upload(const FormPart& file);
-  // That object for an id add_upload() answered (marked ephemeral, as Discord marks files of
-  // command options); nullopt for any other id.
-  std::optional<boost::json::object> upload_json(std::string_view id) const;
+  // That object for an id add_upload() answered, or for the latest upload of that file name
+  // (what a command typed as text names: `image1:cat.png`), marked ephemeral as Discord marks
+  // files of command options; nullopt when no upload matches.
+  std::optional<boost::json::object> upload_json(std::string_view id_or_filename) const;
 
   // 4. At most `limit` messages changed after `cursor` (limit > 0).
   Changes changes_since(std::uint64_t cursor, std::size_t limit) const;
@@ -188,7 +188,7 @@ class MessageModel {
   std::map<std::string, Message, std::less<>> messages_;
   std::vector<std::string> order_;  // message ids, oldest first
   std::map<std::string, StoredAttachment, std::less<>> attachments_;
-  std::set<std::string, std::less<>> uploads_;  // attachments_ ids of add_upload()
+  std::vector<std::string> uploads_;  // attachments_ ids of add_upload(), oldest first
   boost::json::array commands_;
   std::map<std::string, std::string> unregistered_command_ids_;
   std::uint64_t seq_ = 0;

@@ -9,7 +9,12 @@
 //   2. Forty more commands through the control API, then a reload: all fifty messages show
 //      their images (the page keeps one update stream, so connections are never exhausted).
 //   3. Re-roll clicked on a message: a new message appears with its image.
-// On success it prints one JSON line ({"typed", "reloaded", "rerolled", "max_events_open"})
+//   4. A mandala attached through the page's file picker and /transform sent: a new message
+//      whose sheet shows, titled "1 image, 64 × 64".
+//   5. Transform images (the message command, under Apps) on that message: another sheet,
+//      "1 image, 512 × 512".
+// On success it prints one JSON line ({"typed", "reloaded", "rerolled", "transformed",
+// "max_events_open"})
 // and exits 0; on failure it prints the reason to stderr and exits 1.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -108,8 +113,33 @@ try {
   const after = (await shown(page)).filter(id => !before.has(id));
   if (after.length !== 1) throw new Error(`Re-roll made ${after.length} new messages, wanted 1`);
 
+  // 4. The newest mandala, attached as a file the way a user picks one, then /transform.
+  const newest = page.locator("#log .msg[data-id]").last();
+  const src = await newest.locator("img.media").first().getAttribute("src");
+  const mandala = Buffer.from(await (await fetch(new URL(src, base))).arrayBuffer());
+  await page.fill("#cmd", "/transform size:64 crop:centre");
+  await page.setInputFiles("#files", { name: "mandala.png", mimeType: "image/png", buffer: mandala });
+  await page.waitForFunction(() => /image1:mandala\.png$/.test(document.getElementById("cmd").value),
+                             null, { timeout: kWait });
+  const transformed = [];
+  for (const [action, title] of [
+           [() => page.press("#cmd", "Enter"), "1 image, 64 × 64"],
+           // 5. The message command on the message that step 4 made.
+           [() => page.locator(`#log .msg[data-id="${transformed[0]}"]`)
+                      .getByRole("button", { name: "Transform images" }).click(),
+            "1 image, 512 × 512"]]) {
+    const seen = new Set(await shown(page));
+    await action();
+    await waitLoaded(page, seen.size + 1, `waiting for "${title}"`);
+    const made = (await shown(page)).filter(id => !seen.has(id));
+    if (made.length !== 1) throw new Error(`${title}: ${made.length} new messages, wanted 1`);
+    const got = await page.locator(`#log .msg[data-id="${made[0]}"] .embed .title`).textContent();
+    if (got !== title) throw new Error(`the sheet's title is "${got}", wanted "${title}"`);
+    transformed.push(made[0]);
+  }
+
   console.log(JSON.stringify({ typed: 10, reloaded, rerolled: after.length,
-                               max_events_open: maxEventsOpen }));
+                               transformed: transformed.length, max_events_open: maxEventsOpen }));
 } catch (e) {
   console.error(e.stack || String(e));
   exitCode = 1;
