@@ -70,7 +70,8 @@ struct Batch {
 };
 
 struct Report {
-  std::optional<Result<std::string>> sheet;  // unset when no image worked
+  std::ptrdiff_t made = 0;                   // inputs that became an image
+  std::optional<Result<std::string>> sheet;  // unset when none did
   double wall_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;
 };
@@ -113,8 +114,9 @@ asio::awaitable<Report> run(TransformService& service, Batch& batch, transform::
   };
   co_await core::fan_out(inputs, batch.limits.downloads_per_job, work);
   Report report;
-  if (std::any_of(batch.outputs.begin(), batch.outputs.end(),
-                  [](const std::string& out) { return !out.empty(); })) {
+  report.made = std::count_if(batch.outputs.begin(), batch.outputs.end(),
+                              [](const std::string& out) { return !out.empty(); });
+  if (report.made > 0) {
     // A copy (a few hundred kilobytes): the results are written to files after the sheet.
     report.sheet = co_await service.decoders().sheet(batch.outputs, sheet);
   }
@@ -153,8 +155,9 @@ int transform_urls(const TransformFlags& flags) {
   const std::filesystem::path dir(flags.out);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec)
+  if (ec) {
     exit_with(kUsageError, fmt::format("--out: cannot create {}: {}", flags.out, ec.message()));
+  }
 
   asio::io_context ioc;
   auto service = TransformService::open(config, ioc.get_executor());
@@ -167,14 +170,12 @@ int transform_urls(const TransformFlags& flags) {
   ioc.run();
   const Report report = future.get();
 
-  const auto made = std::count_if(batch.outputs.begin(), batch.outputs.end(),
-                                  [](const std::string& out) { return !out.empty(); });
   for (std::size_t i = 0; i < batch.errors.size(); ++i) {
     if (!batch.errors[i].empty()) fmt::print(stderr, "image {}: {}\n", i + 1, batch.errors[i]);
   }
   if (flags.stats) {
     fmt::print("{{\"wall_seconds\": {:.3f}, \"peak_rss_bytes\": {}, \"inputs\": {}, \"ok\": {}}}\n",
-               report.wall_seconds, report.peak_rss_bytes, batch.urls.size(), made);
+               report.wall_seconds, report.peak_rss_bytes, batch.urls.size(), report.made);
   }
   if (!report.sheet) {
     fmt::print(stderr, "mando: no image could be used\n");
@@ -193,8 +194,9 @@ int transform_urls(const TransformFlags& flags) {
   }
   const auto sheet_path = dir / fmt::format("sheet.{}", extension);
   written &= write_file(sheet_path, **report.sheet);
-  fmt::print(stderr, "wrote {} of {} images and {} ({} bytes) in {}\n", made, batch.urls.size(),
-             sheet_path.filename().string(), report.sheet->value().size(), dir.string());
+  fmt::print(stderr, "wrote {} of {} images and {} ({} bytes) in {}\n", report.made,
+             batch.urls.size(), sheet_path.filename().string(), report.sheet->value().size(),
+             dir.string());
   return written ? 0 : kFailed;
 }
 
