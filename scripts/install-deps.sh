@@ -3,7 +3,8 @@
 # Idempotent: when everything is there it prints one line and touches nothing.
 # Usage: scripts/install-deps.sh [--test|--peers]   (--test adds what the test suite and fuzzers
 #        need, Node.js packages of tests/npm included; --peers adds to that the servers the
-#        benchmarks measure mando against: BENCH_PEER=flask bench/interactions.sh)
+#        benchmarks measure mando against: BENCH_PEER=flask bench/interactions.sh, and Pillow for
+#        bench/transform.sh, whose vipsthumbnail peer is --test's libvips-tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

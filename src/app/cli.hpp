@@ -25,6 +25,7 @@ void add_commands_command(CLI::App& app);
 void add_queue_commands(CLI::App& app);  // `mando queues ...` and `mando tasks ...`
 void add_cleanup_command(CLI::App& app);
 void add_render_command(CLI::App& app);
+void add_transform_command(CLI::App& app);         // what /transform does, from the command line
 void add_transform_worker_command(CLI::App& app);  // hidden: started by the transform pool
 
 // Loads the configuration for a subcommand (file, then MANDO_* environment), prints warnings and

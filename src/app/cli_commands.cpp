@@ -15,6 +15,7 @@ void add_all_commands(CLI::App& app) {
   add_queue_commands(app);
   add_cleanup_command(app);
   add_render_command(app);
+  add_transform_command(app);
   add_transform_worker_command(app);
 }
 

@@ -255,6 +255,12 @@ class WorkerPool::Impl : public std::enable_shared_from_this<Impl> {
     co_return tl::unexpected(std::move(error));
   }
 
+  static asio::awaitable<std::vector<pid_t>> pids(std::shared_ptr<Impl> self) {
+    std::vector<pid_t> out;
+    for (const auto& worker : self->workers_) out.push_back(worker->pid);
+    co_return out;
+  }
+
   asio::awaitable<Result<std::string>> submit(Request request) {
     return asio::co_spawn(strand_, run(shared_from_this(), std::move(request)),
                           asio::use_awaitable);
@@ -524,6 +530,11 @@ asio::awaitable<Result<std::string>> WorkerPool::sheet(std::vector<std::string> 
   if (!frame) co_return tl::unexpected(frame.error());
   auto job = impl->submit(Request{std::move(*frame), {}});
   co_return co_await std::move(job);
+}
+
+asio::awaitable<std::vector<pid_t>> WorkerPool::worker_pids() {
+  auto impl = impl_;
+  co_return co_await asio::co_spawn(impl->strand(), Impl::pids(impl), asio::use_awaitable);
 }
 
 }  // namespace mando::transform

@@ -43,6 +43,7 @@
 #include "core/error.hpp"
 #include "transform/spec.hpp"
 #include "transform/worker.hpp"  // worker_main(), what the started processes run
+#include <sys/types.h>
 
 namespace mando::transform {
 
@@ -93,6 +94,10 @@ class WorkerPool {
                                                         DecodeLimits limits);
   // contact_sheet() from pipeline.hpp, in a worker, with the same additional errors.
   boost::asio::awaitable<Result<std::string>> sheet(std::vector<std::string> tiles, SheetSpec spec);
+
+  // The process ids of the workers alive now, busy or idle (to read their memory use from /proc,
+  // say): a worker that died and was replaced is no longer among them.
+  boost::asio::awaitable<std::vector<pid_t>> worker_pids();
 
  private:
   class Impl;

@@ -1,5 +1,6 @@
 #include "transform/pool.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <fstream>
@@ -124,6 +125,21 @@ TEST_F(Pool, ACrashFailsOnlyItsJob) {
   expect_picture(results[2]);
   expect_picture(results[3]);
   expect_picture(thumbnail(picture()));
+}
+
+TEST_F(Pool, WorkerPidsAreTheLiveWorkers) {
+  start(test_options(2));
+  const auto pids = mando::testing::run_awaitable(ioc_, pool_->worker_pids());
+  ASSERT_EQ(pids.size(), 2u);
+  const auto listed = [&](pid_t pid) {
+    return std::find(pids.begin(), pids.end(), pid) != pids.end();
+  };
+  EXPECT_TRUE(listed(std::stoi(thumbnail("test:pid").value())));
+  // The worker that crashes goes from the list; a replacement starts only when a job needs it.
+  ASSERT_FALSE(thumbnail("test:crash"));
+  const auto after = mando::testing::run_awaitable(ioc_, pool_->worker_pids());
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_TRUE(listed(after[0]));
 }
 
 TEST_F(Pool, AnIdleWorkerKilledFromOutsideIsReplacedBeforeItsNextJob) {

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "bot/commands/transform_image.hpp"
 #include "bot/progress.hpp"
 #include "core/fan_out.hpp"
 #include "core/log.hpp"
@@ -166,30 +167,17 @@ asio::awaitable<void> TransformModule::process(Run& run, std::size_t index) {
     run.errors[index] = reason_for_user(error);
     count(stage);
   };
-  net::FetchLimits limits;
-  limits.max_bytes = deps_.limits.max_input_bytes;
-  limits.timeout = deps_.limits.download_timeout;
-  auto fetched = co_await deps_.fetcher->fetch(run.job.urls[index], limits);
-  if (!fetched) co_return failed("download", fetched.error());
-  ++run.downloaded;
-  if (const std::uint64_t total = run.bytes += fetched->body.size();
-      total > deps_.limits.max_job_bytes) {
-    co_return failed("job_limit",
-                     Error{ErrorKind::kResourceExhausted,
-                           fmt::format("over the {} of one transform in all",
-                                       net::describe_size(deps_.limits.max_job_bytes))});
-  }
-  transform::DecodeLimits decode;
-  decode.max_pixels = deps_.limits.max_pixels;
-  decode.max_input_bytes = deps_.limits.max_input_bytes;
-  auto result = co_await deps_.decoders->thumbnail(std::move(fetched->body), run.spec, decode);
-  if (!result && result.error().kind == ErrorKind::kUnavailable) {
+  auto result = co_await transform_image(*deps_.fetcher, *deps_.decoders, deps_.limits,
+                                         run.job.urls[index], run.spec, run.bytes, run.downloaded);
+  if (!result && result.error().stage == "decode" &&
+      result.error().error.kind == ErrorKind::kUnavailable) {
     core::logger("bot")->warn("interaction {}: image {} not decoded, the queue will retry: {}",
-                              run.job.target.interaction_id, index + 1, result.error().message);
+                              run.job.target.interaction_id, index + 1,
+                              result.error().error.message);
     run.decoders_unavailable = true;
     co_return;
   }
-  if (!result) co_return failed("decode", result.error());
+  if (!result) co_return failed(result.error().stage, result.error().error);
   ++run.resized;
   run.outputs[index] = std::move(*result);
   count("done");
