@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -31,5 +32,8 @@ void add_transform_worker_command(CLI::App& app);  // hidden: started by the tra
 // Loads the configuration for a subcommand (file, then MANDO_* environment), prints warnings and
 // errors to stderr, and sets up logging. On error it exits the subcommand with status 2.
 core::Config load_config_or_exit(const std::optional<std::string>& path);
+
+// Ends a subcommand: "mando: MESSAGE" on stderr, exit status `status`.
+[[noreturn]] void exit_with(int status, std::string_view message);
 
 }  // namespace mando::app

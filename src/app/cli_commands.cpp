@@ -19,6 +19,11 @@ void add_all_commands(CLI::App& app) {
   add_transform_worker_command(app);
 }
 
+[[noreturn]] void exit_with(int status, std::string_view message) {
+  fmt::print(stderr, "mando: {}\n", message);
+  throw CLI::RuntimeError(status);
+}
+
 core::Config load_config_or_exit(const std::optional<std::string>& path) {
   auto config = core::load_config(path, core::process_environment());
   if (!config) {

@@ -57,11 +57,6 @@ using queue::TaskName;
 constexpr int kApiError = 1;
 constexpr int kUsageError = 2;
 
-[[noreturn]] void exit_with(int status, std::string_view message) {
-  fmt::print(stderr, "mando: {}\n", message);
-  throw CLI::RuntimeError(status);
-}
-
 // What every subcommand accepts. One instance per command group: only one subcommand runs.
 struct ApiFlags {
   std::string config;

@@ -44,11 +44,6 @@ struct RenderFlags {
   bool glow = true, lossy = false, lossless = false, animate = false;
 };
 
-[[noreturn]] void exit_with(int status, std::string_view message) {
-  fmt::print(stderr, "mando: {}\n", message);
-  throw CLI::RuntimeError(status);
-}
-
 std::vector<std::string> with_random(std::vector<std::string_view> names) {
   std::vector<std::string> out(names.begin(), names.end());
   out.emplace_back("random");

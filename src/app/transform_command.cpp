@@ -76,11 +76,6 @@ struct Report {
   std::uint64_t peak_rss_bytes = 0;
 };
 
-[[noreturn]] void exit_with(int status, std::string_view message) {
-  fmt::print(stderr, "mando: {}\n", message);
-  throw CLI::RuntimeError(status);
-}
-
 // VmHWM (the peak resident set) of `pid` from /proc; 0 when it cannot be read.
 std::uint64_t peak_rss_bytes(pid_t pid) {
   std::ifstream status(fmt::format("/proc/{}/status", pid));
