@@ -3,15 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <functional>
-#include <regex>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/config_detail.hpp"
 #include "core/duration.hpp"
 #include "core/fetch_allow.hpp"
 
@@ -19,6 +17,13 @@ extern char** environ;
 
 namespace mando::core {
 namespace {
+
+using detail::check_hex_key;
+using detail::check_host_port;
+using detail::check_http_url;
+using detail::check_not_empty;
+using detail::check_one_of;
+using detail::check_snowflake;
 
 // kList: a TOML array of strings, or one comma-separated string (the only form the environment
 // has); set() receives the items joined with commas.
@@ -170,53 +175,6 @@ Field list_field(std::string section, std::string key, Ref ref,
 std::string check_fetch_allow(const std::string& text) {
   auto entry = parse_fetch_allow_entry(text);
   return entry ? std::string() : entry.error().message;
-}
-
-std::string check_one_of(const std::string& text, std::initializer_list<std::string_view> allowed) {
-  for (auto a : allowed) {
-    if (text == a) return {};
-  }
-  return fmt::format("must be one of {}, got \"{}\"", fmt::join(allowed, ", "), text);
-}
-
-std::string check_host_port(const std::string& text) {
-  static const std::regex re(R"(^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5}$)");
-  if (!std::regex_match(text, re) || std::stoi(text.substr(text.rfind(':') + 1)) > 65535) {
-    return fmt::format(
-        "must be HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:0 or [::1]:8080, got "
-        "\"{}\"",
-        text);
-  }
-  return {};
-}
-
-std::string check_hex_key(const std::string& text) {
-  static const std::regex re("^([0-9A-Fa-f]{64})?$");
-  if (!std::regex_match(text, re)) {
-    return fmt::format(
-        "must be 64 hex characters (the application's Ed25519 public key from "
-        "the Discord developer portal), got {} characters",
-        text.size());
-  }
-  return {};
-}
-
-std::string check_snowflake(const std::string& text) {
-  static const std::regex re("^([0-9]{1,20})?$");
-  if (!std::regex_match(text, re)) return "must be a Discord snowflake (digits only)";
-  return {};
-}
-
-std::string check_http_url(const std::string& text) {
-  static const std::regex re("^https?://[^\\s/]+(/[^\\s]*)?$");
-  if (!std::regex_match(text, re)) {
-    return fmt::format("must be an http:// or https:// URL, got \"{}\"", text);
-  }
-  return {};
-}
-
-std::string check_not_empty(const std::string& text) {
-  return text.empty() ? "must not be empty" : "";
 }
 
 const std::vector<Field>& fields() {
@@ -406,6 +364,31 @@ const std::vector<Field>& fields() {
           "fetch", "allow_http", [](auto& c) -> auto& { return c.fetch.allow_http; }),
       list_field(
           "fetch", "allow", [](auto& c) -> auto& { return c.fetch.allow; }, check_fetch_allow),
+      string_field(
+          "imagine", "public_url", [](auto& c) -> auto& { return c.imagine.public_url; },
+          [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      bool_field(
+          "imagine", "webhooks", [](auto& c) -> auto& { return c.imagine.webhooks; }),
+      duration_field(
+          "imagine", "poll_after", [](auto& c) -> auto& { return c.imagine.poll_after; },
+          seconds(1), hours(1)),
+      string_field(
+          "imagine", "database", [](auto& c) -> auto& { return c.imagine.database; }),
+      int_field(
+          "imagine", "daily_per_user", [](auto& c) -> auto& { return c.imagine.daily_per_user; }, 0,
+          1'000'000),
+      int_field(
+          "imagine", "daily_per_guild", [](auto& c) -> auto& { return c.imagine.daily_per_guild; },
+          0, 100'000'000),
+      list_field(
+          "imagine", "deny", [](auto& c) -> auto& { return c.imagine.deny; },
+          [](const std::string& t) {
+            return t.find_first_of("\"\\") == std::string::npos
+                       ? std::string()
+                       : std::string("entries must not contain quotes or backslashes");
+          }),
+      string_field(
+          "imagine", "default_model", [](auto& c) -> auto& { return c.imagine.default_model; }),
   };
   return kFields;
 }
@@ -424,27 +407,6 @@ std::optional<std::string> list_text(const toml::node& node) {
   return fmt::format("{}", fmt::join(items, ","));
 }
 
-// A scalar TOML value as the text the field parsers take.
-std::optional<std::string> scalar_text(const toml::node& node) {
-  if (auto s = node.as_string()) return s->get();
-  if (auto d = node.as_floating_point()) return fmt::format("{}", d->get());
-  if (auto i = node.as_integer()) return std::to_string(i->get());
-  if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
-  return std::nullopt;
-}
-
-Result<std::string> read_secret_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return fail(ErrorKind::kInvalidArgument, fmt::format("{}: cannot read \"{}\"", what, path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
 // Where a field's value came from, for error messages.
 struct Source {
   std::string text;
@@ -455,7 +417,8 @@ struct Source {
 Result<void> apply(Config& config, const Field& f, const Source& src) {
   std::string text = src.text;
   if (src.from_file) {
-    auto content = read_secret_file(src.text, fmt::format("{} ({})", qualified(f), src.where));
+    auto content =
+        detail::read_config_file(src.text, fmt::format("{} ({})", qualified(f), src.where));
     if (!content) return tl::unexpected(content.error());
     text = std::move(*content);
   }
@@ -464,151 +427,6 @@ Result<void> apply(Config& config, const Field& f, const Source& src) {
                 fmt::format("config: {} ({}): {}", qualified(f), src.where, why));
   }
   return {};
-}
-
-// Tables keyed by a free-form id, such as [queues.ID] and [guilds.ID]. They are read from the
-// file only: their ids have no MANDO_* names. `read_key` sets one key of the entry for `id` and
-// answers false for a key it does not know.
-template <typename Entry>
-using KeyReader = std::function<Result<bool>(Entry& entry, const std::string& key,
-                                             const toml::node& value, const std::string& field)>;
-
-Result<void> bad_table_key(const std::string& path, std::string_view what, std::string_view why) {
-  return fail(ErrorKind::kInvalidArgument, fmt::format("config: {} (in {}): {}", what, path, why));
-}
-
-template <typename Entry>
-Result<std::vector<Entry>> read_id_tables(const toml::table& file, const std::string& path,
-                                          std::string_view root_key, std::string_view example,
-                                          std::string Entry::*id_member,
-                                          const KeyReader<Entry>& read_key) {
-  std::vector<Entry> out;
-  const toml::node* root = file.get(root_key);
-  if (root == nullptr) return out;
-  const toml::table* tables = root->as_table();
-  if (tables == nullptr) {
-    return tl::unexpected(
-        bad_table_key(path, root_key, fmt::format("must be tables such as {}", example)).error());
-  }
-  for (const auto& [id, node] : *tables) {
-    const std::string name = fmt::format("[{}.{}]", root_key, id.str());
-    const toml::table* table = node.as_table();
-    if (table == nullptr)
-      return tl::unexpected(bad_table_key(path, name, "must be a table").error());
-    Entry entry;
-    entry.*id_member = std::string(id.str());
-    for (const auto& [key, value] : *table) {
-      const std::string field = fmt::format("{} {}", name, key.str());
-      auto known = read_key(entry, std::string(key.str()), value, field);
-      if (!known) return tl::unexpected(known.error());
-      if (!*known) {
-        return tl::unexpected(bad_table_key(path, field,
-                                            fmt::format("unknown key (see mando.example.toml for "
-                                                        "the keys of {})",
-                                                        example))
-                                  .error());
-      }
-    }
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
-Result<void> read_int(const std::string& path, const toml::node& value, const std::string& field,
-                      int& out) {
-  auto v = value.as_integer();
-  if (v == nullptr) return bad_table_key(path, field, "must be an integer");
-  out = static_cast<int>(v->get());
-  return {};
-}
-
-Result<std::vector<DeclaredQueue>> read_declared_queues(const toml::table& file,
-                                                        const std::string& path) {
-  KeyReader<DeclaredQueue> read_key = [&path](DeclaredQueue& q, const std::string& key,
-                                              const toml::node& value,
-                                              const std::string& field) -> Result<bool> {
-    auto duration = [&](std::optional<std::chrono::milliseconds>& out_value) -> Result<void> {
-      auto text = value.as_string();
-      if (text == nullptr) {
-        return bad_table_key(path, field, "must be a duration such as \"100ms\" or \"1h\"");
-      }
-      auto d = parse_duration(text->get());
-      if (!d) return bad_table_key(path, field, d.error().message);
-      out_value = *d;
-      return {};
-    };
-    Result<void> ok;
-    if (key == "max_dispatches_per_second") {
-      auto v = value.value<double>();
-      if (!v) return tl::unexpected(bad_table_key(path, field, "must be a number").error());
-      q.max_dispatches_per_second = *v;
-    } else if (key == "max_burst_size") {
-      ok = read_int(path, value, field, q.max_burst_size);
-    } else if (key == "max_concurrent_dispatches") {
-      ok = read_int(path, value, field, q.max_concurrent_dispatches);
-    } else if (key == "max_attempts") {
-      ok = read_int(path, value, field, q.max_attempts);
-    } else if (key == "max_doublings") {
-      ok = read_int(path, value, field, q.max_doublings);
-    } else if (key == "max_retry_duration") {
-      ok = duration(q.max_retry_duration);
-    } else if (key == "min_backoff") {
-      ok = duration(q.min_backoff);
-    } else if (key == "max_backoff") {
-      ok = duration(q.max_backoff);
-    } else if (key == "worker_base_url") {
-      auto text = value.as_string();
-      if (text == nullptr)
-        return tl::unexpected(bad_table_key(path, field, "must be a string").error());
-      if (auto why = check_http_url(text->get()); !why.empty()) {
-        return tl::unexpected(bad_table_key(path, field, why).error());
-      }
-      q.worker_base_url = text->get();
-    } else if (key == "paused") {
-      auto v = value.as_boolean();
-      if (v == nullptr)
-        return tl::unexpected(bad_table_key(path, field, "must be true or false").error());
-      q.paused = v->get();
-    } else {
-      return false;
-    }
-    if (!ok) return tl::unexpected(ok.error());
-    return true;
-  };
-  return read_id_tables(file, path, "queues", "[queues.images]", &DeclaredQueue::id, read_key);
-}
-
-Result<std::vector<GuildLimits>> read_guild_limits(const toml::table& file,
-                                                   const std::string& path) {
-  KeyReader<GuildLimits> read_key = [&path](GuildLimits& g, const std::string& key,
-                                            const toml::node& value,
-                                            const std::string& field) -> Result<bool> {
-    Result<void> ok;
-    if (key == "max_running_per_user") {
-      ok = read_int(path, value, field, g.max_running_per_user);
-    } else if (key == "max_queued_per_user") {
-      ok = read_int(path, value, field, g.max_queued_per_user);
-    } else {
-      return false;
-    }
-    if (!ok) return tl::unexpected(ok.error());
-    if (g.max_running_per_user < 0 || g.max_queued_per_user < 0) {
-      return tl::unexpected(bad_table_key(path, field, "must not be negative").error());
-    }
-    return true;
-  };
-  auto guilds = read_id_tables(file, path, "guilds", "[guilds.123456789012345678]",
-                               &GuildLimits::guild_id, read_key);
-  if (!guilds) return guilds;
-  for (const auto& g : *guilds) {
-    if (auto why = check_snowflake(g.guild_id); !why.empty() || g.guild_id.empty()) {
-      return tl::unexpected(bad_table_key(path, fmt::format("[guilds.{}]", g.guild_id),
-                                          "the id must be a guild id "
-                                          "(digits only)")
-                                .error());
-    }
-  }
-  return guilds;
 }
 
 }  // namespace
@@ -653,6 +471,8 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     if (key.str() == "queues" || key.str() == "guilds") continue;
     if (auto table = node.as_table()) {
       for (const auto& [sub, value] : *table) {
+        // [imagine.models.NAME], read by read_imagine_models().
+        if (key.str() == "imagine" && sub.str() == "models") continue;
         auto name = fmt::format("[{}] {}", key.str(), sub.str());
         if (!known.contains(name)) {
           return fail(ErrorKind::kInvalidArgument,
@@ -667,18 +487,25 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     }
   }
 
-  if (auto queues = read_declared_queues(file, path.value_or("")); !queues) {
+  if (auto queues = detail::read_declared_queues(file, path.value_or("")); !queues) {
     return tl::unexpected(queues.error());
   } else {
     config.queues = std::move(*queues);
   }
-  if (auto guilds = read_guild_limits(file, path.value_or("")); !guilds) {
+  if (auto guilds = detail::read_guild_limits(file, path.value_or("")); !guilds) {
     return tl::unexpected(guilds.error());
   } else {
     config.guilds = std::move(*guilds);
   }
 
   std::set<std::string> used_env;
+  if (auto models =
+          detail::read_imagine_models(file, path.value_or(""), env, used_env, config.warnings);
+      !models) {
+    return tl::unexpected(models.error());
+  } else {
+    config.imagine.models = std::move(*models);
+  }
   for (const auto& f : fields()) {
     auto name = env_name(f);
     std::optional<Source> src;
@@ -701,7 +528,7 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
               : nullptr;
       if (node != nullptr) {
         const bool list = f.kind == Kind::kList;
-        auto text = list ? list_text(*node) : scalar_text(*node);
+        auto text = list ? list_text(*node) : detail::scalar_text(*node);
         if (!text) {
           return fail(ErrorKind::kInvalidArgument,
                       fmt::format("config: {} (in {}): must be {}", qualified(f), *path,
@@ -715,7 +542,7 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
               qualified(f), *path, name, f.key));
         }
       } else if (file_node != nullptr) {
-        auto text = scalar_text(*file_node);
+        auto text = detail::scalar_text(*file_node);
         if (!text) {
           return fail(ErrorKind::kInvalidArgument,
                       fmt::format("config: {}_file (in {}): must be a path", qualified(f), *path));
@@ -730,6 +557,9 @@ Result<Config> load_config(const std::optional<std::string>& path, const Environ
     }
   }
 
+  if (auto ok = detail::check_default_model(config.imagine); !ok) {
+    return tl::unexpected(ok.error());
+  }
   for (const auto& [name, value] : env) {
     if (name.starts_with("MANDO_") && !used_env.contains(name) && !name.starts_with("MANDO_TEST")) {
       config.warnings.push_back(
@@ -754,33 +584,7 @@ std::string render_config(const Config& config) {
     out += quoted ? fmt::format("{} = \"{}\"\n", f.key, value)
                   : fmt::format("{} = {}\n", f.key, value);
   }
-  for (const DeclaredQueue& q : config.queues) {
-    out += fmt::format("\n[queues.{}]\n", q.id);
-    auto number = [&out](std::string_view key, auto v) {
-      if (v != 0) out += fmt::format("{} = {}\n", key, v);
-    };
-    auto duration = [&out](std::string_view key, const auto& v) {
-      if (v) out += fmt::format("{} = \"{}\"\n", key, format_duration(*v));
-    };
-    number("max_dispatches_per_second", q.max_dispatches_per_second);
-    number("max_burst_size", q.max_burst_size);
-    number("max_concurrent_dispatches", q.max_concurrent_dispatches);
-    number("max_attempts", q.max_attempts);
-    duration("max_retry_duration", q.max_retry_duration);
-    duration("min_backoff", q.min_backoff);
-    duration("max_backoff", q.max_backoff);
-    number("max_doublings", q.max_doublings);
-    if (!q.worker_base_url.empty())
-      out += fmt::format("worker_base_url = \"{}\"\n", q.worker_base_url);
-    if (q.paused) out += "paused = true\n";
-  }
-  for (const GuildLimits& g : config.guilds) {
-    out += fmt::format("\n[guilds.{}]\n", g.guild_id);
-    if (g.max_running_per_user != 0)
-      out += fmt::format("max_running_per_user = {}\n", g.max_running_per_user);
-    if (g.max_queued_per_user != 0)
-      out += fmt::format("max_queued_per_user = {}\n", g.max_queued_per_user);
-  }
+  out += detail::render_tables(config);
   return out;
 }
 

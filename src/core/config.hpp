@@ -140,6 +140,44 @@ struct FetchConfig {
   std::vector<std::string> allow;  // core/fetch_allow.hpp entries, validated at load
 };
 
+// [imagine.models.NAME]: one model /imagine can run, at one provider (docs/IMAGINE.md).
+struct ImagineModel {
+  std::string name;            // NAME: what the `model` option of /imagine takes
+  std::string provider;        // replicate | fal | openai
+  std::string endpoint;        // the API's base URL, e.g. https://api.replicate.com/v1
+  std::string version;         // model or version id at the provider
+  std::string api_token;       // secret: api_token, api_token_file, or the environment
+  std::string webhook_secret;  // secret (replicate: "whsec_..."); fal verifies with jwks_url
+  std::string jwks_url;        // fal: the keys its webhooks are signed with
+  // The provider's input object, as JSON text, with "{prompt}", "{negative}", "{seed}",
+  // "{count}", "{width}", "{height}", "{aspect}" and "{image}" where the user's values go
+  // (imagine/input_template.hpp). Empty: the provider's usual names.
+  std::string input;
+  std::string description;   // shown next to NAME in the model list
+  std::string price;         // a hint for users and operators, e.g. "$0.003 per image"
+  int max_count = 4;         // images per job (1-4)
+  bool video = false;        // makes videos
+  bool image_input = false;  // takes an init image (the `image` option)
+  bool nsfw = false;         // only in channels Discord marks as age-restricted
+  std::chrono::milliseconds timeout{std::chrono::minutes(2)};  // openai: one synchronous call
+};
+
+// [imagine]: /imagine (docs/IMAGINE.md).
+struct ImagineConfig {
+  // The public base URL webhook addresses are built on (https://bot.example.com); empty: no
+  // webhooks can reach mando, so jobs are polled.
+  std::string public_url;
+  bool webhooks = true;  // false: polling only, for bots without a public HTTPS address
+  // Poll a job that has had no event for this long (webhooks late or off).
+  std::chrono::milliseconds poll_after{std::chrono::seconds(30)};
+  std::string database;           // empty: {data_dir}/imagine.sqlite3
+  int daily_per_user = 50;        // jobs per user per UTC day; 0: no quota
+  int daily_per_guild = 0;        // jobs per guild per UTC day; 0: no quota
+  std::vector<std::string> deny;  // prompts containing one of these (case-insensitive) are refused
+  std::string default_model;      // empty: the first [imagine.models.NAME]
+  std::vector<ImagineModel> models;  // in file order
+};
+
 // [guilds.ID]: per-guild overrides of the per-user limits (0 or unset: [bot]'s value).
 struct GuildLimits {
   std::string guild_id;
@@ -158,6 +196,7 @@ struct Config {
   BotConfig bot;
   TransformConfig transform;
   FetchConfig fetch;
+  ImagineConfig imagine;
   std::vector<DeclaredQueue> queues;  // [queues.ID] tables, in file order
   std::vector<GuildLimits> guilds;    // [guilds.ID] tables, in file order
 

@@ -390,5 +390,105 @@ TEST_F(ConfigTest, ABadFetchAllowEntryStopsTheLoadNamingIt) {
   EXPECT_NE(flag.error().message.find("[fetch] allow_http"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ImagineSectionAndModelsAreReadAndRenderedBack) {
+  auto token = write("replicate-token", "r8_secret\n");
+  auto path = write("i.toml", R"(
+[imagine]
+public_url = "https://bot.example.com"
+poll_after = "45s"
+daily_per_user = 20
+deny = ["forbidden phrase", "other"]
+[imagine.models.flux]
+provider = "replicate"
+endpoint = "https://api.replicate.com/v1"
+version = "black-forest-labs/flux-schnell"
+api_token_file = ")" + token + R"("
+input = { prompt = "{prompt}", num_outputs = "{count}", go_fast = true, sizes = [1, 2] }
+description = "FLUX schnell"
+price = "$0.003 per image"
+[imagine.models.local-sd]
+provider = "openai"
+endpoint = "http://127.0.0.1:7860/v1"
+max_count = 2
+timeout = "90s"
+)");
+  auto c = load_config(path, {{"MANDO_IMAGINE_MODELS_FLUX_WEBHOOK_SECRET", "whsec_abc"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+  EXPECT_EQ(c->imagine.public_url, "https://bot.example.com");
+  EXPECT_TRUE(c->imagine.webhooks);
+  EXPECT_EQ(c->imagine.poll_after, std::chrono::seconds(45));
+  EXPECT_EQ(c->imagine.daily_per_user, 20);
+  EXPECT_EQ(c->imagine.deny, (std::vector<std::string>{"forbidden phrase", "other"}));
+  EXPECT_EQ(c->imagine.default_model, "flux");  // the first model
+  ASSERT_EQ(c->imagine.models.size(), 2u);
+  const auto& flux = c->imagine.models[0];
+  EXPECT_EQ(flux.name, "flux");
+  EXPECT_EQ(flux.provider, "replicate");
+  EXPECT_EQ(flux.version, "black-forest-labs/flux-schnell");
+  EXPECT_EQ(flux.api_token, "r8_secret");
+  EXPECT_EQ(flux.webhook_secret, "whsec_abc");
+  EXPECT_EQ(flux.input,
+            R"({"go_fast" : true,"num_outputs" : "{count}","prompt" : "{prompt}","sizes" : [1,2]})")
+      << flux.input;
+  const auto& local = c->imagine.models[1];
+  EXPECT_EQ(local.provider, "openai");
+  EXPECT_EQ(local.max_count, 2);
+  EXPECT_EQ(local.timeout, std::chrono::seconds(90));
+
+  const auto rendered = render_config(*c);
+  EXPECT_EQ(rendered.find("r8_secret"), std::string::npos);
+  EXPECT_EQ(rendered.find("whsec_abc"), std::string::npos);
+  auto again = load_config(write("round.toml", rendered), {});
+  ASSERT_TRUE(again) << again.error().message << "\n" << rendered;
+  EXPECT_EQ(again->imagine.models[0].input, flux.input);
+  EXPECT_EQ(render_config(*again), rendered);
+}
+
+TEST_F(ConfigTest, ImagineModelMistakesNameTheModelAndKey) {
+  const auto error_for = [&](const std::string& toml, const Environment& env = {}) -> std::string {
+    auto c = load_config(write("bad.toml", toml), env);
+    return c ? std::string("loaded") : c.error().message;
+  };
+  const std::string head =
+      "[imagine.models.m]\nendpoint = \"https://x.example\"\nversion = \"v\"\n";
+  EXPECT_NE(error_for(head).find("provider is required"), std::string::npos) << error_for(head);
+  EXPECT_NE(
+      error_for(head + "provider = \"midjourney\"\n").find("must be one of replicate, fal, openai"),
+      std::string::npos);
+  EXPECT_NE(error_for(head + "provider = \"fal\"\nmax_count = 5\n").find("max_count (in"),
+            std::string::npos);
+  EXPECT_NE(
+      error_for(head + "provider = \"fal\"\ncolour = 1\n").find("[imagine.models.m] colour (in"),
+      std::string::npos);
+  EXPECT_NE(
+      error_for(
+          "[imagine.models.Big]\nprovider = \"fal\"\nendpoint = \"https://x\"\nversion = \"v\"\n")
+          .find("NAME must be"),
+      std::string::npos);
+  EXPECT_NE(error_for("[imagine]\ndefault_model = \"nope\"\n").find("no [imagine.models.nope]"),
+            std::string::npos);
+  EXPECT_NE(error_for("[imagine]\nmodel = \"x\"\n").find("unknown key [imagine] model"),
+            std::string::npos);
+  EXPECT_NE(
+      error_for(head + "provider = \"fal\"\n", {{"MANDO_IMAGINE_MODELS_M_API_TOKEN", "a"},
+                                                {"MANDO_IMAGINE_MODELS_M_API_TOKEN_FILE", "/x"}})
+          .find("set only one"),
+      std::string::npos);
+}
+
+TEST_F(ConfigTest, ImagineModelSecretWrittenInFileWarnsWithoutTheSecret) {
+  auto c = load_config(write("s.toml",
+                             "[imagine.models.flux]\nprovider = \"replicate\"\n"
+                             "endpoint = \"https://api.replicate.com/v1\"\n"
+                             "version = \"a/b\"\napi_token = \"r8_visible\"\n"),
+                       {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->imagine.models[0].api_token, "r8_visible");
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0].find("r8_visible"), std::string::npos);
+  EXPECT_NE(c->warnings[0].find("MANDO_IMAGINE_MODELS_FLUX_API_TOKEN"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mando::core

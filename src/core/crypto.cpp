@@ -9,6 +9,11 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
+int sodium_variant(Base64 variant) {
+  return variant == Base64::kStandard ? sodium_base64_VARIANT_ORIGINAL
+                                      : sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+}
+
 }  // namespace
 
 std::string sha256(std::string_view data) {
@@ -36,6 +41,26 @@ std::string to_hex(std::string_view raw) {
     out.push_back(kDigits[c >> 4]);
     out.push_back(kDigits[c & 0x0f]);
   }
+  return out;
+}
+
+std::string to_base64(std::string_view raw, Base64 variant) {
+  std::string out(sodium_base64_encoded_len(raw.size(), sodium_variant(variant)), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes(raw), raw.size(), sodium_variant(variant));
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text, Base64 variant) {
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  std::size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &length, &end, sodium_variant(variant)) != 0 ||
+      end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  out.resize(length);
   return out;
 }
 

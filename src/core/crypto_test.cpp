@@ -25,5 +25,27 @@ TEST(CryptoTest, HexAndConstantTimeComparison) {
   EXPECT_FALSE(constant_time_equal("abc", "abcd"));
 }
 
+TEST(CryptoTest, Base64MatchesRfc4648Vectors) {
+  // RFC 4648, section 10, and one byte string that differs between the two alphabets.
+  EXPECT_EQ(to_base64("", Base64::kStandard), "");
+  EXPECT_EQ(to_base64("f", Base64::kStandard), "Zg==");
+  EXPECT_EQ(to_base64("foobar", Base64::kStandard), "Zm9vYmFy");
+  EXPECT_EQ(to_base64("fo", Base64::kUrlNoPadding), "Zm8");
+  const std::string high("\xfb\xff\xbf", 3);
+  EXPECT_EQ(to_base64(high, Base64::kStandard), "+/+/");
+  EXPECT_EQ(to_base64(high, Base64::kUrlNoPadding), "-_-_");
+  EXPECT_EQ(from_base64("Zm9vYg==", Base64::kStandard), "foob");
+  EXPECT_EQ(from_base64("Zm9vYg", Base64::kUrlNoPadding), "foob");
+  EXPECT_EQ(from_base64("-_-_", Base64::kUrlNoPadding), high);
+}
+
+TEST(CryptoTest, Base64RefusesWhatIsNotExactlyItsVariant) {
+  EXPECT_EQ(from_base64("Zm9vYg", Base64::kStandard), std::nullopt);  // padding missing
+  EXPECT_EQ(from_base64("Zm9vYg==", Base64::kUrlNoPadding), std::nullopt);
+  EXPECT_EQ(from_base64("-_-_", Base64::kStandard), std::nullopt);       // the other alphabet
+  EXPECT_EQ(from_base64("Zm9v YmFy", Base64::kStandard), std::nullopt);  // whitespace
+  EXPECT_EQ(from_base64("Zm9v!", Base64::kStandard), std::nullopt);
+}
+
 }  // namespace
 }  // namespace mando::core

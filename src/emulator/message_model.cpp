@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
 
@@ -33,13 +34,8 @@ std::string new_token(std::string_view interaction_id) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::string secret(32, 'x');
   for (char& c : secret) c = kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
-  const std::string raw = fmt::format("interaction:{}:{}", interaction_id, secret);
-  std::string out(sodium_base64_encoded_len(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.find('\0'));
-  return out;
+  return core::to_base64(fmt::format("interaction:{}:{}", interaction_id, secret),
+                         core::Base64::kUrlNoPadding);
 }
 
 std::optional<RestError> validate_embeds(const json::value& embeds) {

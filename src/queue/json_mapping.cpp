@@ -15,7 +15,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
-#include <sodium.h>
+
+#include "core/crypto.hpp"
 
 namespace mando::queue {
 namespace {
@@ -748,35 +749,25 @@ Result<Micros> parse_duration(std::string_view text) {
 }
 
 std::string encode_base64(std::string_view bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
+  return core::to_base64(bytes, core::Base64::kStandard);
 }
 
 Result<std::string> decode_base64(std::string_view text) {
-  // One alphabet for libsodium: url-safe characters become standard ones, and the padding,
-  // which proto3 JSON readers treat as optional, goes.
+  // One alphabet: standard characters become url-safe ones, and the padding, which proto3 JSON
+  // readers treat as optional, goes (it must still be right when it is there).
   std::string normal(text);
-  std::ranges::replace(normal, '-', '+');
-  std::ranges::replace(normal, '_', '/');
+  std::ranges::replace(normal, '+', '-');
+  std::ranges::replace(normal, '/', '_');
   std::size_t padding = 0;
   while (!normal.empty() && normal.back() == '=' && padding < 2) {
     normal.pop_back();
     ++padding;
   }
-  std::string out(normal.size() * 3 / 4 + 3, '\0');
-  std::size_t length = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), normal.data(),
-                        normal.size(), nullptr, &length, &end,
-                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      end != normal.data() + normal.size() || (padding > 0 && (normal.size() + padding) % 4 != 0)) {
+  auto out = core::from_base64(normal, core::Base64::kUrlNoPadding);
+  if (!out || (padding > 0 && (normal.size() + padding) % 4 != 0)) {
     return fail(ErrorKind::kInvalidArgument, "not valid base64");
   }
-  out.resize(length);
-  return out;
+  return std::move(*out);
 }
 
 Result<json::object> parse_json_object(std::string_view body) {

@@ -2,14 +2,12 @@
 
 #include <charconv>
 #include <string>
-#include <type_traits>
-#include <unordered_map>
 
 #include <fmt/format.h>
-#include <sodium.h>
 
+#include "core/crypto.hpp"
 #include "core/log.hpp"
-#include <sqlite3.h>
+#include "core/sqlite.hpp"
 
 namespace mando::queue {
 namespace {
@@ -90,136 +88,13 @@ std::optional<std::int64_t> micros(const std::optional<TimePoint>& t) {
   return micros(*t);
 }
 
-// The one place SQLite result codes become Errors.
-Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
-  ErrorKind kind = ErrorKind::kInternal;
-  switch (rc & 0xff) {
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_NOMEM:
-    case SQLITE_READONLY:
-    case SQLITE_PROTOCOL:
-      kind = ErrorKind::kUnavailable;
-      break;
-    case SQLITE_CONSTRAINT:
-      kind = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                 ? ErrorKind::kAlreadyExists
-                 : ErrorKind::kInternal;
-      break;
-    case SQLITE_TOOBIG:
-      kind = ErrorKind::kResourceExhausted;
-      break;
-    default:
-      break;
-  }
-  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return Error{kind, fmt::format("sqlite: {}: {}", what, message)};
+using core::sqlite::Blob;
+using core::sqlite::Statement;
+
+std::optional<TimePoint> optional_time(const Statement& st, int col) {
+  if (st.is_null(col)) return std::nullopt;
+  return time_point(st.int64(col));
 }
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-// Bytes bound as a BLOB rather than TEXT.
-struct Blob {
-  std::string_view bytes;
-};
-
-// One use of a cached prepared statement: binds parameters in order, steps, reads columns, and
-// resets the statement when it goes away so the connection holds no snapshot or lock. A failed
-// prepare or bind is reported by the next step().
-class Statement {
- public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt, int rc) : db_(db), stmt_(stmt), rc_(rc) {}
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement() {
-    if (stmt_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-  }
-
-  template <typename... Args>
-  Statement& bind(const Args&... args) {
-    (bind_one(args), ...);
-    return *this;
-  }
-
-  // true: a row is ready to read; false: the statement is done.
-  Result<bool> step() {
-    if (rc_ != SQLITE_OK) return tl::unexpected(sqlite_error(db_, rc_, "prepare or bind"));
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return tl::unexpected(sqlite_error(db_, rc, sqlite3_sql(stmt_)));
-  }
-
-  // Steps to the end, for statements whose rows do not matter.
-  Result<void> run() {
-    for (;;) {
-      auto row = step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) return {};
-    }
-  }
-
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::optional<std::int64_t> optional_int64(int col) const {
-    if (is_null(col)) return std::nullopt;
-    return int64(col);
-  }
-  std::optional<TimePoint> optional_time(int col) const {
-    if (is_null(col)) return std::nullopt;
-    return time_point(int64(col));
-  }
-  std::string text(int col) const {
-    // sqlite3_column_blob also reads TEXT without conversion; NULL for an empty value.
-    const void* data = sqlite3_column_blob(stmt_, col);
-    int size = sqlite3_column_bytes(stmt_, col);
-    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
-  }
-
- private:
-  template <typename T>
-  void bind_one(const T& value) {
-    const int index = next_++;
-    int rc = SQLITE_OK;
-    if constexpr (std::is_same_v<T, std::nullopt_t>) {
-      rc = sqlite3_bind_null(stmt_, index);
-    } else if constexpr (std::is_same_v<T, std::optional<std::int64_t>>) {
-      rc = value ? sqlite3_bind_int64(stmt_, index, *value) : sqlite3_bind_null(stmt_, index);
-    } else if constexpr (std::is_same_v<T, Blob>) {
-      // A non-null pointer, even for zero bytes, so an empty body is a BLOB and not NULL.
-      rc = sqlite3_bind_blob64(stmt_, index, value.bytes.empty() ? "" : value.bytes.data(),
-                               value.bytes.size(), SQLITE_TRANSIENT);
-    } else if constexpr (std::is_floating_point_v<T>) {
-      rc = sqlite3_bind_double(stmt_, index, value);
-    } else if constexpr (std::is_integral_v<T>) {
-      rc = sqlite3_bind_int64(stmt_, index, value);
-    } else {
-      std::string_view text(value);
-      rc = sqlite3_bind_text64(stmt_, index, text.empty() ? "" : text.data(), text.size(),
-                               SQLITE_TRANSIENT, SQLITE_UTF8);
-    }
-    if (rc != SQLITE_OK && rc_ == SQLITE_OK) rc_ = rc;
-  }
-
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  int rc_;
-  int next_ = 1;
-};
 
 // Headers are stored as "<name length>:<name><value length>:<value>" repeated: binary-safe and
 // trivial to parse, where JSON would reject bytes that are not UTF-8.
@@ -259,130 +134,36 @@ int page_size_or_default(int page_size) {
 
 // Page tokens are base64url("<kind><last name>"): opaque to clients, checked on the way back.
 std::string encode_page_token(char kind, std::string_view last) {
-  std::string raw = kind + std::string(last);
-  std::string out(sodium_base64_encoded_len(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
+  return core::to_base64(kind + std::string(last), core::Base64::kUrlNoPadding);
 }
 
 // The last name of the previous page ("" for the first page).
 Result<std::string> decode_page_token(char kind, const std::string& token) {
   if (token.empty()) return std::string();
-  std::string raw(token.size(), '\0');
-  std::size_t size = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), token.data(),
-                        token.size(), nullptr, &size, nullptr,
-                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      size < 2 || raw[0] != kind) {
+  const auto raw = core::from_base64(token, core::Base64::kUrlNoPadding);
+  if (!raw || raw->size() < 2 || (*raw)[0] != kind) {
     return mando::fail(ErrorKind::kInvalidArgument, "pageToken: not a token from a previous page");
   }
-  return raw.substr(1, size - 1);
+  return raw->substr(1);
 }
 
 Error not_found(std::string_view what, const std::string& name) {
   return Error{ErrorKind::kNotFound, fmt::format("{} {} not found", what, name)};
 }
 
-}  // namespace
+using core::sqlite::Connection;
 
-// A SQLite connection and its prepared statements, used by one thread at a time.
-class SqliteTaskStore::Connection {
- public:
-  static Result<std::unique_ptr<Connection>> open(const SqliteOptions& options, bool writer) {
-    sqlite3* raw = nullptr;
-    const int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) |
-                      SQLITE_OPEN_NOMUTEX;
-    const int rc = sqlite3_open_v2(options.path.c_str(), &raw, flags, nullptr);
-    auto connection = std::unique_ptr<Connection>(new Connection(DbPtr(raw)));
-    if (rc != SQLITE_OK) {
-      return tl::unexpected(sqlite_error(raw, rc, fmt::format("open {}", options.path.string())));
-    }
-    sqlite3_extended_result_codes(raw, 1);
-    sqlite3_busy_timeout(
-        raw,
-        static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count()));
-    // Statement journals and sorts stay in memory: on disk, each was a temporary file created
-    // and deleted inside a transaction.
-    std::string pragmas =
-        fmt::format("PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;", options.cache_kib);
-    if (writer) {
-      pragmas += fmt::format(
-          "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA journal_size_limit = {};",
-          options.synchronous == SqliteOptions::Synchronous::kFull ? "FULL" : "NORMAL", 64 << 20);
-    }
-    if (auto ok = connection->exec_script(pragmas.c_str()); !ok) return tl::unexpected(ok.error());
-    return connection;
-  }
-
-  // The cached prepared statement for `sql`, ready to bind.
-  Statement prepare(std::string_view sql) {
-    auto it = cache_.find(sql);
-    if (it == cache_.end()) {
-      sqlite3_stmt* raw = nullptr;
-      int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
-                                  SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-      if (rc != SQLITE_OK) return Statement(db_.get(), nullptr, rc);
-      it = cache_.emplace(std::string(sql), StmtPtr(raw)).first;
-    }
-    return Statement(db_.get(), it->second.get(), SQLITE_OK);
-  }
-
-  Result<void> exec(std::string_view sql) { return prepare(sql).run(); }
-
-  // Runs several statements at once (schema, pragmas); not cached.
-  Result<void> exec_script(const char* sql) {
-    char* message = nullptr;
-    int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message);
-    std::unique_ptr<char, decltype(&sqlite3_free)> owned(message, &sqlite3_free);
-    if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(db_.get(), rc, "exec"));
-    return {};
-  }
-
-  std::int64_t changes() const { return sqlite3_changes64(db_.get()); }
-  bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
-
- private:
-  explicit Connection(DbPtr db) : db_(std::move(db)) {}
-
-  // Transparent lookup by string_view; the statements must die before the connection.
-  struct Hash : std::hash<std::string_view> {
-    using is_transparent = void;
-  };
-  DbPtr db_;
-  std::unordered_map<std::string, StmtPtr, Hash, std::equal_to<>> cache_;
-};
-
-namespace {
-
-using Connection = SqliteTaskStore::Connection;
+core::sqlite::OpenOptions open_options(const SqliteOptions& options, bool writer) {
+  return core::sqlite::OpenOptions{
+      .path = options.path,
+      .writer = writer,
+      .synchronous_full = options.synchronous == SqliteOptions::Synchronous::kFull,
+      .busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout),
+      .cache_kib = options.cache_kib};
+}
 
 Result<void> migrate(Connection& c) {
-  if (auto ok = c.exec("BEGIN IMMEDIATE"); !ok) return ok;
-  auto body = [&]() -> Result<void> {
-    auto version = c.prepare("PRAGMA user_version");
-    auto row = version.step();
-    if (!row) return tl::unexpected(row.error());
-    const auto found = *row ? version.int64(0) : 0;
-    if (found > SqliteTaskStore::kSchemaVersion) {
-      return mando::fail(
-          ErrorKind::kFailedPrecondition,
-          fmt::format("sqlite: the database has schema version {}, newer than the {} this "
-                      "mando understands: run a newer mando",
-                      found, SqliteTaskStore::kSchemaVersion));
-    }
-    if (found == SqliteTaskStore::kSchemaVersion) return {};
-    if (auto ok = c.exec_script(kSchema); !ok) return ok;
-    return c.exec_script(
-        fmt::format("PRAGMA user_version = {}", SqliteTaskStore::kSchemaVersion).c_str());
-  };
-  auto ok = body();
-  auto end = c.exec(ok ? "COMMIT" : "ROLLBACK");
-  if (!ok) return ok;
-  return end;
+  return core::sqlite::migrate(c, "database", SqliteTaskStore::kSchemaVersion, kSchema);
 }
 
 Result<std::int64_t> queue_id(Connection& c, const QueueName& name) {
@@ -409,7 +190,7 @@ Result<Queue> read_queue(const Statement& st) {
   q.retry_config.max_doublings = static_cast<int>(st.int64(8));
   q.state = static_cast<QueueState>(st.int64(9));
   q.worker_base_url = st.text(10);
-  q.purge_time = st.optional_time(11);
+  q.purge_time = optional_time(st, 11);
   return q;
 }
 
@@ -435,7 +216,7 @@ void bind_settings(Statement& st, const Queue& q) {
 
 std::optional<Attempt> read_attempt(const Statement& st, int col) {
   if (st.is_null(col)) return std::nullopt;
-  return Attempt{time_point(st.int64(col)), st.optional_time(col + 1), st.optional_time(col + 2),
+  return Attempt{time_point(st.int64(col)), optional_time(st, col + 1), optional_time(st, col + 2),
                  static_cast<int>(st.int64(col + 3)), st.text(col + 4)};
 }
 
@@ -526,7 +307,7 @@ Result<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::open(SqliteOptions opt
     }
     owner = std::move(*lock);
   }
-  auto writer = Connection::open(options, true);
+  auto writer = Connection::open(open_options(options, true));
   if (!writer) return tl::unexpected(writer.error());
   if (auto ok = migrate(**writer); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<SqliteTaskStore>(
@@ -628,7 +409,7 @@ Result<SqliteTaskStore::Reader> SqliteTaskStore::reader() {
       return r;
     }
   }
-  auto opened = Connection::open(options_, false);
+  auto opened = Connection::open(open_options(options_, false));
   if (!opened) return tl::unexpected(opened.error());
   return Reader(opened->release(), ReaderDeleter{this});
 }

@@ -45,6 +45,10 @@
 #include "queue/model.hpp"
 #include "queue/task_store.hpp"
 
+namespace mando::core::sqlite {
+class Connection;
+}  // namespace mando::core::sqlite
+
 namespace mando::queue {
 
 struct SqliteOptions {
@@ -122,7 +126,7 @@ class SqliteTaskStore final : public TaskStore {
   Result<void> check_integrity();
 
   // Internal: a SQLite connection with its prepared statements (defined in the .cpp).
-  class Connection;
+  using Connection = core::sqlite::Connection;
 
  private:
   // One write waiting for the writer thread (step 1 of the walkthrough).
