@@ -1,0 +1,261 @@
+#include "imagine/sqlite_job_store.hpp"
+
+#include <system_error>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/sqlite.hpp"
+
+namespace mando::imagine {
+
+namespace json = boost::json;
+using core::sqlite::Connection;
+using core::sqlite::Statement;
+
+namespace {
+
+// `waiting` holds the time last heard from while a job still needs attention (not terminal, or
+// terminal and not delivered), NULL afterwards: the partial index then holds only those jobs.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE jobs (
+  job_id TEXT PRIMARY KEY,
+  model TEXT NOT NULL,
+  provider_job_id TEXT NOT NULL,
+  request BLOB NOT NULL,
+  status INTEGER NOT NULL,
+  queue_position INTEGER,
+  percent INTEGER,
+  outputs TEXT NOT NULL,
+  error TEXT NOT NULL,
+  delivered INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  heard INTEGER NOT NULL,
+  waiting INTEGER
+) WITHOUT ROWID;
+CREATE INDEX jobs_by_provider ON jobs (model, provider_job_id) WHERE provider_job_id != '';
+CREATE INDEX jobs_waiting ON jobs (waiting) WHERE waiting IS NOT NULL;
+)sql";
+
+constexpr std::string_view kColumns =
+    "job_id, model, provider_job_id, request, status, queue_position, percent, outputs, error, "
+    "delivered, created, heard";
+
+std::int64_t millis(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+Clock::time_point time_point(std::int64_t ms) {
+  return Clock::time_point(std::chrono::milliseconds(ms));
+}
+
+std::optional<std::int64_t> optional(const std::optional<int>& value) {
+  if (!value) return std::nullopt;
+  return *value;
+}
+
+std::string outputs_json(const std::vector<std::string>& outputs) {
+  json::array array;
+  for (const auto& output : outputs) array.emplace_back(output);
+  return json::serialize(array);
+}
+
+Result<std::vector<std::string>> parse_outputs(std::string_view text) {
+  boost::system::error_code ec;
+  const json::value value = json::parse(text, ec);
+  std::vector<std::string> outputs;
+  if (!ec && value.is_array()) {
+    for (const auto& item : value.as_array()) {
+      if (!item.is_string()) break;
+      outputs.emplace_back(item.as_string());
+    }
+    if (outputs.size() == value.as_array().size()) return outputs;
+  }
+  return fail(ErrorKind::kInternal, "imagine store: corrupt outputs column");
+}
+
+bool needs_attention(const JobRecord& record) {
+  return !terminal(record.state.status) || !record.delivered;
+}
+
+Result<JobRecord> read_record(const Statement& st) {
+  JobRecord r;
+  r.job_id = st.text(0);
+  r.model = st.text(1);
+  r.provider_job_id = st.text(2);
+  r.request = st.text(3);
+  const auto status = st.int64(4);
+  if (status < 0 || status > static_cast<std::int64_t>(Status::kAborted)) {
+    return fail(ErrorKind::kInternal, "imagine store: corrupt status column");
+  }
+  r.state.status = static_cast<Status>(status);
+  if (auto position = st.optional_int64(5)) r.state.queue_position = static_cast<int>(*position);
+  if (auto percent = st.optional_int64(6)) r.state.percent = static_cast<int>(*percent);
+  auto outputs = parse_outputs(st.text(7));
+  if (!outputs) return tl::unexpected(outputs.error());
+  r.state.outputs = std::move(*outputs);
+  r.state.error = st.text(8);
+  r.delivered = st.int64(9) != 0;
+  r.created = time_point(st.int64(10));
+  r.heard = time_point(st.int64(11));
+  return r;
+}
+
+Result<std::vector<JobRecord>> read_all(Statement& st) {
+  std::vector<JobRecord> records;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return records;
+    auto record = read_record(st);
+    if (!record) return tl::unexpected(record.error());
+    records.push_back(std::move(*record));
+  }
+}
+
+Error not_found(std::string_view job_id) {
+  return Error{ErrorKind::kNotFound, fmt::format("imagine job {} not found", job_id)};
+}
+
+// Runs `body` in one immediate transaction, committed when it succeeds.
+template <typename F>
+auto in_transaction(Connection& db, F&& body) -> decltype(body()) {
+  if (auto ok = db.exec("BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
+  auto result = body();
+  if (!result) {
+    (void)db.exec("ROLLBACK");
+    return result;
+  }
+  if (auto ok = db.exec("COMMIT"); !ok) {
+    (void)db.exec("ROLLBACK");
+    return tl::unexpected(ok.error());
+  }
+  return result;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const std::filesystem::path& path,
+                                                             bool synchronous_full) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  auto db = Connection::open({.path = path, .writer = true, .synchronous_full = synchronous_full});
+  if (!db) return tl::unexpected(db.error());
+  if (auto ok = core::sqlite::migrate(**db, "imagine job store", kSchemaVersion, kSchema); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(std::move(*db)));
+}
+
+SqliteJobStore::SqliteJobStore(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+SqliteJobStore::~SqliteJobStore() = default;
+
+Result<JobRecord> SqliteJobStore::get_locked(std::string_view job_id) {
+  auto st = db_->prepare(fmt::format("SELECT {} FROM jobs WHERE job_id = ?", kColumns));
+  auto row = st.bind(job_id).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return tl::unexpected(not_found(job_id));
+  return read_record(st);
+}
+
+Result<JobRecord> SqliteJobStore::create(const JobRecord& record) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(*db_, [&]() -> Result<JobRecord> {
+    if (auto existing = get_locked(record.job_id);
+        existing || existing.error().kind != ErrorKind::kNotFound) {
+      return existing;
+    }
+    const auto& s = record.state;
+    auto st = db_->prepare(fmt::format(
+        "INSERT INTO jobs ({}, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kColumns));
+    st.bind(record.job_id, record.model, record.provider_job_id, core::sqlite::Blob{record.request},
+            static_cast<std::int64_t>(s.status), optional(s.queue_position), optional(s.percent),
+            outputs_json(s.outputs), s.error, std::int64_t{record.delivered},
+            millis(record.created), millis(record.heard));
+    st.bind(needs_attention(record) ? std::optional<std::int64_t>(millis(record.heard))
+                                    : std::nullopt);
+    if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
+    return record;
+  });
+}
+
+Result<JobRecord> SqliteJobStore::get(std::string_view job_id) {
+  std::lock_guard lock(mutex_);
+  return get_locked(job_id);
+}
+
+Result<JobRecord> SqliteJobStore::find_by_provider_job(std::string_view model,
+                                                       std::string_view provider_job_id) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare(fmt::format(
+      "SELECT {} FROM jobs WHERE model = ? AND provider_job_id = ? AND provider_job_id != ''",
+      kColumns));
+  auto row = st.bind(model, provider_job_id).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) {
+    return fail(ErrorKind::kNotFound,
+                fmt::format("no imagine job has provider job {} on {}", provider_job_id, model));
+  }
+  return read_record(st);
+}
+
+Result<void> SqliteJobStore::set_provider_job(std::string_view job_id,
+                                              std::string_view provider_job_id) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare("UPDATE jobs SET provider_job_id = ? WHERE job_id = ?");
+  if (auto ok = st.bind(provider_job_id, job_id).run(); !ok) return ok;
+  if (db_->changes() == 0) return tl::unexpected(not_found(job_id));
+  return {};
+}
+
+Result<Applied> SqliteJobStore::apply(std::string_view job_id, const JobUpdate& update,
+                                      Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(*db_, [&]() -> Result<Applied> {
+    auto record = get_locked(job_id);
+    if (!record) return tl::unexpected(record.error());
+    Applied applied;
+    applied.changed = merge(record->state, update);
+    record->heard = now;
+    const auto& s = record->state;
+    auto st = db_->prepare(
+        "UPDATE jobs SET status = ?, queue_position = ?, percent = ?, outputs = ?, error = ?, "
+        "heard = ?, waiting = ? WHERE job_id = ?");
+    st.bind(static_cast<std::int64_t>(s.status), optional(s.queue_position), optional(s.percent),
+            outputs_json(s.outputs), s.error, millis(now),
+            needs_attention(*record) ? std::optional<std::int64_t>(millis(now)) : std::nullopt,
+            job_id);
+    if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
+    applied.deliver = terminal(s.status) && !record->delivered;
+    applied.record = std::move(*record);
+    return applied;
+  });
+}
+
+Result<bool> SqliteJobStore::mark_delivered(std::string_view job_id) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare(
+      "UPDATE jobs SET delivered = 1, waiting = NULL WHERE job_id = ? AND delivered = 0");
+  if (auto ok = st.bind(job_id).run(); !ok) return tl::unexpected(ok.error());
+  if (db_->changes() == 1) return true;
+  if (auto exists = get_locked(job_id); !exists) return tl::unexpected(exists.error());
+  return false;
+}
+
+Result<std::vector<JobRecord>> SqliteJobStore::waiting(Clock::time_point before, int limit) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare(fmt::format(
+      "SELECT {} FROM jobs WHERE waiting IS NOT NULL AND waiting < ? ORDER BY waiting LIMIT ?",
+      kColumns));
+  st.bind(millis(before), std::int64_t{limit});
+  return read_all(st);
+}
+
+Result<std::int64_t> SqliteJobStore::forget_before(Clock::time_point before) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare("DELETE FROM jobs WHERE waiting IS NULL AND created < ?");
+  if (auto ok = st.bind(millis(before)).run(); !ok) return tl::unexpected(ok.error());
+  return db_->changes();
+}
+
+}  // namespace mando::imagine
