@@ -8,7 +8,8 @@ seconds=${1:-60}
 # target:seed corpus (as in fuzz/CMakeLists.txt)
 targets=(fuzz_interaction:discord fuzz_options:discord fuzz_cloud_tasks_json:cloud_tasks
          fuzz_render_spec:render fuzz_blob_request:storage fuzz_s3_xml:storage
-         fuzz_multipart:emulator fuzz_bot_input:bot fuzz_url_policy:net)
+         fuzz_multipart:emulator fuzz_bot_input:bot fuzz_url_policy:net
+         fuzz_imagine_webhook:imagine)
 scripts/install-deps.sh --test
 cmake --preset fuzz
 cmake --build --preset fuzz --target "${targets[@]%%:*}"

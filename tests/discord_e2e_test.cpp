@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "emulator/emulator_server.hpp"
+#include "support/bot_e2e_fixture.hpp"
 #include "support/loopback_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -47,14 +48,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-// The emulator's signing key, fixed so that this test can sign a replayed interaction itself.
-constexpr std::string_view kKeySeed =
-    "8f1a3c5e7092b4d6f8e0a2c4e6089b1d3f5a7c9e0b2d4f6a8c0e1f3a5b7d9c2e";
-constexpr std::string_view kSigningKey = "discord-e2e-test-queue-signing-key-0123456789";
-constexpr std::string_view kApiToken = "discord-e2e-test-queue-api-token";
-constexpr auto kStartLimit = 60s;
-constexpr auto kReplyLimit = 60s;
 
 struct Png {
   unsigned width = 0;
@@ -101,14 +94,10 @@ int distance(const Png& png, unsigned x, unsigned y, Rgb colour) {
   return d;
 }
 
-class DiscordE2eTest : public ::testing::Test {
+class DiscordE2eTest : public BotE2eFixture {
  protected:
-  DiscordE2eTest() {
-    emulator::EmulatorOptions options;
-    options.secret_key_seed_hex = std::string(kKeySeed);
-    server_ = emulator::EmulatorServer::start(ioc_, "127.0.0.1:0", options).value();
-    thread_ = std::thread([this] { ioc_.run(); });
-    std::ofstream(dir_.path() / "mando.toml") << R"(
+  DiscordE2eTest()
+      : BotE2eFixture(R"(
 [cpu]
 threads = 2
 [queues.create-image]
@@ -122,145 +111,9 @@ min_backoff = "100ms"
 max_backoff = "500ms"
 [transform]
 workers = 1
-)";
-  }
+)") {}
 
-  ~DiscordE2eTest() override {
-    mando_.reset();
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
-    server_.reset();
-  }
-
-  emulator::DiscordEmulator& emulator() { return server_->emulator(); }
-
-  // Starts (or restarts, on the same data directory) `mando serve`; answers its two base URLs
-  // (empty when it did not start).
-  ServeUrls start_mando(std::vector<std::string> args = {"serve"},
-                        std::map<std::string, std::string> extra_env = {}) {
-    std::vector<std::string> argv{MANDO_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(),
-                {"--config", (dir_.path() / "mando.toml").string(), "--listen", "127.0.0.1:0"});
-    std::map<std::string, std::string> env{
-        {"MANDO_DATA_DIR", (dir_.path() / "data").string()},
-        {"MANDO_DISCORD_PUBLIC_KEY", emulator().public_key_hex()},
-        {"MANDO_DISCORD_APPLICATION_ID", emulator().application_id()},
-        {"MANDO_DISCORD_API_BASE_URL", server_->api_base_url()},
-        {"MANDO_QUEUE_SIGNING_KEY", std::string(kSigningKey)},
-        {"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)},
-        {"MANDO_LOG_LEVEL", "warn"},  // nobody reads the pipes while images flow
-    };
-    for (auto& [k, v] : extra_env) env[k] = v;
-    auto process = std::make_unique<Process>(std::move(argv), std::move(env));
-    auto urls = wait_for_serve_urls(*process, kStartLimit);
-    if (!urls) {
-      ADD_FAILURE() << "mando did not start: " << process->wait(5s).err;
-      return {};
-    }
-    processes_.push_back(std::move(process));
-    return *urls;
-  }
-
-  // Starts mando and points the emulator at its interactions endpoint.
-  void start_bot(std::map<std::string, std::string> extra_env = {}) {
-    urls_ = start_mando({"serve"}, std::move(extra_env));
-    emulator().set_bot_url(urls_.url + "/interactions");
-  }
-
-  template <typename T>
-  T call(asio::awaitable<T> awaitable, std::chrono::seconds limit = 90s) {
-    auto future = asio::co_spawn(ioc_, std::move(awaitable), asio::use_future);
-    if (future.wait_for(limit) != std::future_status::ready) {
-      ADD_FAILURE() << "no answer within " << limit.count() << " s";
-      std::abort();  // the coroutine still refers to this test's state
-    }
-    return future.get();
-  }
-
-  emulator::SentInteraction mando(std::string text) {
-    auto invocation = emulator().parse_command_text(text);
-    EXPECT_TRUE(invocation) << invocation.error().message;
-    auto sent = call(emulator().send_command(std::move(*invocation)));
-    EXPECT_TRUE(sent) << sent.error().message;
-    EXPECT_FALSE(sent->failed) << sent->failure;
-    EXPECT_EQ(sent->response.at("type").as_int64(), 5) << json::serialize(sent->response);
-    return *sent;
-  }
-
-  // The message once its version passes `after` (1: the deferred "thinking" state).
-  json::object next_version(const std::string& message_id, std::int64_t after = 1) {
-    auto message = call(emulator().wait_message(message_id, after, kReplyLimit));
-    EXPECT_TRUE(message);
-    return message ? *message : json::object{};
-  }
-
-  // `message` once it has its picture: progress lines ("Drawing your mandala...") may come
-  // first, as many as the job's wait allows, and the picture is the last word.
-  json::object with_attachment(json::object message) {
-    for (int edits = 0; edits < 10 && message.at("attachments").as_array().empty(); ++edits) {
-      message =
-          next_version(std::string(message.at("id").as_string()), message.at("version").as_int64());
-    }
-    return message;
-  }
-
-  // The message once it holds its picture.
-  json::object finished(const std::string& message_id) {
-    return with_attachment(next_version(message_id));
-  }
-
-  std::string attachment(const json::object& message) {
-    const auto& attachments = message.at("attachments").as_array();
-    if (attachments.empty()) return {};
-    const std::string url(attachments[0].at("url").as_string());
-    net::HttpClient client(ioc_.get_executor());
-    net::ClientRequest request;
-    request.url = url;
-    auto response = call(client.send(std::move(request)));
-    EXPECT_TRUE(response && response->status == 200);
-    return response ? response->body : std::string();
-  }
-
-  std::string metrics() {
-    net::HttpClient client(ioc_.get_executor());
-    net::ClientRequest request;
-    request.url = urls_.internal_url + "/metrics";
-    auto response = call(client.send(std::move(request)));
-    return response ? response->body : std::string();
-  }
-
-  // Waits, under a deadline, until mando's /metrics contains `series`.
-  bool wait_for_metric(const std::string& series) {
-    for (auto deadline = std::chrono::steady_clock::now() + kReplyLimit;
-         std::chrono::steady_clock::now() < deadline;) {
-      if (metrics().find(series) != std::string::npos) return true;
-      asio::steady_timer timer(ioc_, 50ms);
-      call(timer.async_wait(asio::use_awaitable));
-    }
-    ADD_FAILURE() << "never saw " << series << " in\n" << metrics();
-    return false;
-  }
-
-  int cli(std::vector<std::string> args) {
-    std::vector<std::string> argv{MANDO_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--url");
-    argv.push_back(urls_.internal_url);
-    auto result = run(std::move(argv), {{"MANDO_QUEUE_API_TOKEN", std::string(kApiToken)}});
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-    return result.exit_code;
-  }
-
-  TempDir dir_;
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
-  std::unique_ptr<emulator::EmulatorServer> server_;
-  std::thread thread_;
-  std::vector<std::unique_ptr<Process>> processes_;
-  std::unique_ptr<Process> mando_;
-  ServeUrls urls_;
+  emulator::SentInteraction mando(std::string text) { return command(std::move(text)); }
 };
 
 TEST_F(DiscordE2eTest, ASignedCommandIsDeferredThenEditedIntoThePngItAskedFor) {
@@ -300,8 +153,8 @@ TEST_F(DiscordE2eTest, TheSameInteractionTwiceIsRenderedOnce) {
   body["data"].as_object()["options"] = json::array{};
   const std::string text = json::serialize(body);
   std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
-  ASSERT_EQ(sodium_hex2bin(seed.data(), seed.size(), kKeySeed.data(), kKeySeed.size(), nullptr,
-                           nullptr, nullptr),
+  ASSERT_EQ(sodium_hex2bin(seed.data(), seed.size(), kEmulatorKeySeed.data(),
+                           kEmulatorKeySeed.size(), nullptr, nullptr, nullptr),
             0);
   std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
   std::array<unsigned char, crypto_sign_SECRETKEYBYTES> sk{};

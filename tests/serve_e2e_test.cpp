@@ -371,12 +371,14 @@ TEST(Cli, CommandsSyncBulkOverwritesAndReports) {
   EXPECT_EQ(puts[0].headers.get("Content-Type"), "application/json");
   auto body = boost::json::parse(puts[0].body);
   ASSERT_TRUE(body.is_array());
-  ASSERT_EQ(body.as_array().size(), 4u);
+  ASSERT_EQ(body.as_array().size(), 5u);
   EXPECT_EQ(body.as_array()[0].at("name").as_string(), "about");
   EXPECT_EQ(body.as_array()[1].at("name").as_string(), "mando");
   EXPECT_EQ(body.as_array()[2].at("name").as_string(), "transform");
   EXPECT_EQ(body.as_array()[3].at("name").as_string(), "Transform images");
   EXPECT_EQ(body.as_array()[3].at("type").as_int64(), 3);
+  EXPECT_EQ(body.as_array()[4].at("name").as_string(), "imagine");
+  EXPECT_EQ(body.as_array()[4].at("options").at(3).at("autocomplete"), true) << "model";
 
   auto missing =
       run({MANDO_BINARY, "commands", "sync"}, {{"MANDO_DISCORD_API_BASE_URL", discord.base_url()}});

@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "app/api_token.hpp"
+#include "app/imagine_service.hpp"
 #include "app/queue_service.hpp"
 #include "app/storage_service.hpp"
 #include "app/transform_service.hpp"
@@ -202,6 +203,7 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   std::unique_ptr<StorageService> storage;
   std::unique_ptr<DiscordClient> discord;
   std::unique_ptr<TransformService> transform;
+  std::unique_ptr<ImagineService> imagine;
   std::optional<queue::RequestSigner> worker_signer;
   bot::BotServices services;
   services.metrics = &metrics;
@@ -247,7 +249,23 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
     services.discord = &discord->rest;
   }
   bot::Roles bot_roles{roles.has(Role::kIngress), roles.has(Role::kWorker), roles.worker_queues};
-  if (bot_roles.serves(bot::kTransformImagesQueue)) {
+  const bool imagines = !config.imagine.models.empty() &&
+                        (bot_roles.ingress || bot_roles.serves(bot::kImagineQueue) ||
+                         bot_roles.serves(bot::kImagineEventsQueue));
+  if (imagines) {
+    auto opened = ImagineService::open(config, ioc.get_executor());
+    if (!opened) {
+      fmt::print(stderr, "mando: {}\n", opened.error().message);
+      return 2;
+    }
+    imagine = std::move(*opened);
+    services.imagine_store = &imagine->store();
+    services.imagine_providers = &imagine->providers();
+  }
+  // The fetcher serves /transform's downloads and /imagine's outputs; the decoders draw both's
+  // sheets.
+  if (bot_roles.serves(bot::kTransformImagesQueue) ||
+      (imagines && bot_roles.serves(bot::kImagineEventsQueue))) {
     auto opened = TransformService::open(config, ioc.get_executor());
     if (!opened) {
       fmt::print(stderr, "mando: {}\n", opened.error().message);

@@ -45,11 +45,28 @@ commands::TransformDeps transform_deps(const core::Config& config, const BotServ
   return deps;
 }
 
+commands::ImagineDeps imagine_deps(const core::Config& config, const BotServices& services) {
+  commands::ImagineDeps deps;
+  deps.store = services.imagine_store;
+  deps.providers = services.imagine_providers;
+  deps.cpu = services.cpu;
+  deps.blobs = services.blobs;
+  deps.fetcher = services.fetcher;
+  deps.decoders = services.decoders;
+  deps.discord = services.discord;
+  deps.metrics = services.metrics;
+  deps.config = config.imagine;
+  deps.ack_budget = config.bot.ack_budget;
+  deps.reply_with_url = config.bot.reply == "url";
+  return deps;
+}
+
 Result<void> add_commands(discord::CommandRegistry& registry, commands::MandoModule& mando,
-                          commands::TransformModule& transform) {
+                          commands::TransformModule& transform, commands::ImagineModule& imagine) {
   if (auto r = registry.add(commands::about(std::chrono::steady_clock::now())); !r) return r;
   if (auto r = mando.register_into(registry); !r) return r;
-  return transform.register_into(registry);
+  if (auto r = transform.register_into(registry); !r) return r;
+  return imagine.register_into(registry);
 }
 
 }  // namespace
@@ -58,7 +75,10 @@ Result<discord::CommandRegistry> build_commands(const core::Config& config) {
   discord::CommandRegistry registry;
   auto mando = std::make_shared<commands::MandoModule>(mando_deps(config, {}));
   auto transform = std::make_shared<commands::TransformModule>(transform_deps(config, {}));
-  if (auto r = add_commands(registry, *mando, *transform); !r) return tl::unexpected(r.error());
+  auto imagine = std::make_shared<commands::ImagineModule>(imagine_deps(config, {}));
+  if (auto r = add_commands(registry, *mando, *transform, *imagine); !r) {
+    return tl::unexpected(r.error());
+  }
   return registry;
 }
 
@@ -83,6 +103,11 @@ Bot::Bot(const core::Config& config, BotServices services, Roles roles)
   transform.jobs = jobs_.get();
   transform.finish = finish_.get();
   transform_ = std::make_shared<commands::TransformModule>(std::move(transform));
+  auto imagine = imagine_deps(config, services_);
+  imagine.tasks = tasks_ ? &*tasks_ : nullptr;
+  imagine.jobs = jobs_.get();
+  imagine.finish = finish_.get();
+  imagine_ = std::make_shared<commands::ImagineModule>(std::move(imagine));
   if (roles_.serves(kReplyDiscordQueue)) {
     reply_ = std::make_unique<ReplyWorker>(*services_.discord, *services_.blobs, *finish_);
   }
@@ -92,7 +117,12 @@ Bot::Bot(const core::Config& config, BotServices services, Roles roles)
                                              config.bot.progress_after);
 }
 
-void Bot::start(asio::any_io_executor executor) { progress_->start(std::move(executor)); }
+void Bot::start(asio::any_io_executor executor) {
+  if (roles_.serves(kImagineQueue) && services_.imagine_store != nullptr) {
+    imagine_->start_poller(executor);
+  }
+  progress_->start(std::move(executor));
+}
 
 Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices services,
                                          Roles roles) {
@@ -112,8 +142,14 @@ Result<std::unique_ptr<Bot>> Bot::create(const core::Config& config, BotServices
       (services.fetcher == nullptr || services.decoders == nullptr)) {
     return missing("transform-images worker", "the fetcher and the decoder processes");
   }
+  if (!config.imagine.models.empty() &&
+      (roles.serves(kImagineQueue) || roles.serves(kImagineEventsQueue)) &&
+      (services.fetcher == nullptr || services.imagine_store == nullptr ||
+       services.imagine_providers == nullptr)) {
+    return missing("imagine worker", "the fetcher, the imagine store and the providers");
+  }
   std::unique_ptr<Bot> bot(new Bot(config, services, std::move(roles)));
-  if (auto r = add_commands(bot->registry_, *bot->mando_, *bot->transform_); !r) {
+  if (auto r = add_commands(bot->registry_, *bot->mando_, *bot->transform_, *bot->imagine_); !r) {
     return tl::unexpected(r.error());
   }
 
@@ -158,6 +194,24 @@ void Bot::install_routes(net::Router& public_routes, net::Router& internal_route
                         queue::require_signature(*services_.signer, [this](net::Request req) {
                           return transform_->transform_images(std::move(req));
                         }));
+  }
+  if (services_.imagine_store != nullptr) {
+    if (roles_.ingress) {
+      public_routes.add("POST", "/webhooks/imagine/*",
+                        [this](net::Request req) { return imagine_->webhook(std::move(req)); });
+    }
+    if (roles_.serves(kImagineQueue)) {
+      internal_routes.add("POST", std::string(kImaginePath),
+                          queue::require_signature(*services_.signer, [this](net::Request req) {
+                            return imagine_->submit(std::move(req));
+                          }));
+    }
+    if (roles_.serves(kImagineEventsQueue)) {
+      internal_routes.add("POST", std::string(kImagineEventsPath),
+                          queue::require_signature(*services_.signer, [this](net::Request req) {
+                            return imagine_->event(std::move(req));
+                          }));
+    }
   }
   if (reply_) {
     internal_routes.add("POST", std::string(kReplyDiscordPath),

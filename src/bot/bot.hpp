@@ -3,8 +3,10 @@
 // builds for the roles this process runs.
 //
 //   ingress  POST /interactions: verify, route to a command module, which enqueues and answers;
-//   worker   POST /workers/generate-image, /workers/transform-images and /workers/reply-discord,
-//            called by the queue and refused without its signature (queue/signing.hpp).
+//            POST /webhooks/imagine/{provider}: GPU providers' signed webhooks (imagine.hpp);
+//   worker   POST /workers/generate-image, /workers/transform-images, /workers/imagine,
+//            /workers/imagine-events and /workers/reply-discord, called by the queue and
+//            refused without its signature (queue/signing.hpp).
 // `mando serve` runs both (and the dispatcher, which is the app's); `--role` splits them.
 //
 // A new command is one module in bot/commands/ plus one line in build_commands() and its
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bot/commands/imagine.hpp"
 #include "bot/commands/mando.hpp"
 #include "bot/commands/transform.hpp"
 #include "bot/finisher.hpp"
@@ -59,6 +62,10 @@ struct BotServices {
   // A worker serving transform-images: untrusted downloads and the decoder processes.
   net::Fetcher* fetcher = nullptr;
   transform::WorkerPool* decoders = nullptr;
+  // /imagine, where a model is configured: its job store and providers (the ingress too, for
+  // quotas, webhooks and the Cancel button). A worker of imagine also needs the fetcher.
+  imagine::JobStore* imagine_store = nullptr;
+  imagine::Providers* imagine_providers = nullptr;
 };
 
 // Every command module's spec, registered and checked, for `mando commands sync` (no
@@ -77,7 +84,8 @@ class Bot {
   // what to set.
   void install_routes(net::Router& public_routes, net::Router& internal_routes);
 
-  // Starts the tracker's housekeeping and progress lines (progress.hpp) on `executor`.
+  // Starts the tracker's housekeeping and progress lines (progress.hpp) and, on a worker of
+  // imagine, the /imagine poller on `executor`.
   void start(boost::asio::any_io_executor executor);
 
   const discord::CommandRegistry& commands() const { return registry_; }
@@ -93,6 +101,7 @@ class Bot {
   std::unique_ptr<Finisher> finish_;  // workers
   std::shared_ptr<commands::MandoModule> mando_;
   std::shared_ptr<commands::TransformModule> transform_;
+  std::shared_ptr<commands::ImagineModule> imagine_;
   std::unique_ptr<ReplyWorker> reply_;
   std::unique_ptr<ProgressLoop> progress_;
   discord::CommandRegistry registry_;

@@ -13,6 +13,14 @@ namespace mando::bot {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+std::string with_id(std::string_view text, std::string_view interaction_id) {
+  return fmt::format("{} (interaction {})", text, interaction_id);
+}
+
+}  // namespace
+
 std::string failure_text(Failure failure, std::string_view interaction_id) {
   std::string_view text;
   switch (failure) {
@@ -34,7 +42,7 @@ std::string failure_text(Failure failure, std::string_view interaction_id) {
           "Please try a smaller size.";
       break;
   }
-  return fmt::format("{} (interaction {})", text, interaction_id);
+  return with_id(text, interaction_id);
 }
 
 json::object plain_message(std::string_view content) {
@@ -100,11 +108,23 @@ asio::awaitable<void> Finisher::wait_for_progress(std::string job_id) {
 
 asio::awaitable<net::Response> Finisher::fail(DiscordTarget target, Failure failure,
                                               std::string outcome) {
+  std::string text = failure_text(failure, target.interaction_id);
+  co_return co_await fail_with(std::move(target), std::move(text), std::move(outcome));
+}
+
+asio::awaitable<net::Response> Finisher::fail(DiscordTarget target, std::string text,
+                                              std::string outcome) {
+  text = with_id(text, target.interaction_id);
+  co_return co_await fail_with(std::move(target), std::move(text), std::move(outcome));
+}
+
+asio::awaitable<net::Response> Finisher::fail_with(DiscordTarget target, std::string text,
+                                                   std::string outcome) {
   auto log = core::logger("bot");
   const std::string& id = target.interaction_id;
   co_await wait_for_progress(id);
   auto edited = co_await discord_.edit_original_response(target.application_id, target.token,
-                                                         plain_message(failure_text(failure, id)));
+                                                         plain_message(text));
   if (edited) {
     log->info("interaction {}: failure line shown outcome={}", id, outcome);
     co_return done(target, outcome, "ended with a failure line");

@@ -87,8 +87,16 @@ class Finisher {
   // Discord fails and the token has time left.
   boost::asio::awaitable<net::Response> fail(DiscordTarget target, Failure failure,
                                              std::string outcome);
+  // The same with the module's own sentence (`text`, for the user: the interaction id is
+  // added).
+  boost::asio::awaitable<net::Response> fail(DiscordTarget target, std::string text,
+                                             std::string outcome);
 
  private:
+  // Edits `text` (with the id already in it) and answers as fail() says.
+  boost::asio::awaitable<net::Response> fail_with(DiscordTarget target, std::string text,
+                                                  std::string outcome);
+
   discord::RestClient& discord_;
   JobTracker& jobs_;
   core::Family<core::Counter>& outcomes_;

@@ -1,6 +1,7 @@
 #include "bot/jobs.hpp"
 
 #include <charconv>
+#include <tuple>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -191,6 +192,69 @@ Result<TransformJob> parse_transform_job(std::string_view body) {
     *out = std::move(*s);
   }
   return job;
+}
+
+std::string to_json(const ImagineJob& job) {
+  return json::serialize(json::object{{"target", to_json(job.target)},
+                                      {"model", job.model},
+                                      {"prompt", job.prompt},
+                                      {"negative", job.negative},
+                                      {"aspect", job.aspect},
+                                      {"seed", job.seed},
+                                      {"count", job.count},
+                                      {"image", job.image},
+                                      {"video", job.video}});
+}
+
+std::string to_json(const ImagineEvent& event) {
+  return json::serialize(json::object{{"job", event.job_id}, {"update", event.update}});
+}
+
+Result<ImagineJob> parse_imagine_job(std::string_view body) {
+  constexpr std::string_view kWhat = "imagine task";
+  auto o = parse_object(body, kWhat);
+  if (!o) return tl::unexpected(o.error());
+  auto target = parse_target(*o, kWhat);
+  if (!target) return tl::unexpected(target.error());
+  ImagineJob job;
+  job.target = std::move(*target);
+  for (auto [key, out, optional] :
+       {std::tuple{"model", &job.model, false}, std::tuple{"prompt", &job.prompt, false},
+        std::tuple{"negative", &job.negative, true}, std::tuple{"aspect", &job.aspect, false},
+        std::tuple{"image", &job.image, true}}) {
+    auto s = string_field(*o, key, kWhat, optional);
+    if (!s) return tl::unexpected(s.error());
+    *out = std::move(*s);
+  }
+  const json::value* seed = o->if_contains("seed");
+  const json::value* count = o->if_contains("count");
+  boost::system::error_code ec;
+  if (seed != nullptr) job.seed = seed->to_number<std::int64_t>(ec);
+  if (seed == nullptr || ec) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `seed` must be a whole number", kWhat));
+  }
+  if (count != nullptr) job.count = count->to_number<int>(ec);
+  if (count == nullptr || ec || job.count < 1) {
+    return fail(ErrorKind::kInvalidArgument,
+                fmt::format("{}: field `count` must be a positive whole number", kWhat));
+  }
+  const json::value* video = o->if_contains("video");
+  job.video = video != nullptr && video->is_bool() && video->get_bool();
+  return job;
+}
+
+Result<ImagineEvent> parse_imagine_event(std::string_view body) {
+  constexpr std::string_view kWhat = "imagine-events task";
+  auto o = parse_object(body, kWhat);
+  if (!o) return tl::unexpected(o.error());
+  ImagineEvent event;
+  for (auto [key, out] : {std::pair{"job", &event.job_id}, {"update", &event.update}}) {
+    auto s = string_field(*o, key, kWhat);
+    if (!s) return tl::unexpected(s.error());
+    *out = std::move(*s);
+  }
+  return event;
 }
 
 }  // namespace mando::bot

@@ -70,6 +70,28 @@ struct TransformJob {
   std::string format = "jpeg";
 };
 
+// Queue `imagine`: ask model `model` ([imagine.models.NAME]) for `count` images (or a video)
+// of `prompt` for `target`. `seed` is always set (chosen at the ingress when the user gave
+// none), so the finished message can say how to make the same again.
+struct ImagineJob {
+  DiscordTarget target;
+  std::string model;
+  std::string prompt;
+  std::string negative;  // empty: none
+  std::string aspect = "1:1";
+  std::int64_t seed = 0;
+  int count = 1;
+  std::string image;  // the init image's URL; empty: none
+  bool video = false;
+};
+
+// Queue `imagine-events`: news of job `job_id` from its provider (a webhook or a poll), as
+// provider-neutral imagine::JobUpdate JSON (imagine/job.hpp).
+struct ImagineEvent {
+  std::string job_id;
+  std::string update;
+};
+
 // Queue `reply-discord`: edit the target's original response into `message` (Discord's message
 // payload), uploading the blob `blob_key` as `filename` when it is set. `url` is the blob's link,
 // shown instead of the upload when the file is over the target's upload limit.
@@ -86,10 +108,14 @@ boost::json::object to_json(const DiscordTarget& target);
 std::string to_json(const ImageJob& job);
 std::string to_json(const ReplyJob& job);
 std::string to_json(const TransformJob& job);
+std::string to_json(const ImagineJob& job);
+std::string to_json(const ImagineEvent& event);
 Result<ImageJob> parse_image_job(std::string_view body);
 Result<ReplyJob> parse_reply_job(std::string_view body);
 // Checks the shape only (an array of strings, a size that is a number); the worker checks the
 // values against its limits.
 Result<TransformJob> parse_transform_job(std::string_view body);
+Result<ImagineJob> parse_imagine_job(std::string_view body);
+Result<ImagineEvent> parse_imagine_event(std::string_view body);
 
 }  // namespace mando::bot

@@ -40,6 +40,8 @@ std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue
   };
   fill(declare(kCreateImageQueue), std::max(2, 2 * std::max(1, cpu_threads)), seconds(10));
   fill(declare(kTransformImagesQueue), std::max(2, std::max(1, cpu_threads)), seconds(10));
+  fill(declare(kImagineQueue), 100, seconds(10));
+  fill(declare(kImagineEventsQueue), 200, seconds(10));
   fill(declare(kReplyDiscordQueue), 200, seconds(30));
   return configured;
 }

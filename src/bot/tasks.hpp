@@ -29,13 +29,18 @@ inline constexpr std::string_view kGenerateImagePath = "/workers/generate-image"
 inline constexpr std::string_view kReplyDiscordPath = "/workers/reply-discord";
 inline constexpr std::string_view kTransformImagesQueue = "transform-images";
 inline constexpr std::string_view kTransformImagesPath = "/workers/transform-images";
+inline constexpr std::string_view kImagineQueue = "imagine";
+inline constexpr std::string_view kImaginePath = "/workers/imagine";
+inline constexpr std::string_view kImagineEventsQueue = "imagine-events";
+inline constexpr std::string_view kImagineEventsPath = "/workers/imagine-events";
 
 // The bot's queues as the dispatcher declares them: each [queues.ID] of the config, with the
-// bot's defaults for create-image, transform-images and reply-discord filled in where the
-// config sets nothing. create-image dispatches at most twice as many renders at once as
-// `cpu_threads`, transform-images as many jobs as `cpu_threads` (each keeps every decoder
-// process busy), so waiting work waits in the queue; all retry for as long as an interaction
-// token lives.
+// bot's defaults for create-image, transform-images, imagine, imagine-events and reply-discord
+// filled in where the config sets nothing. create-image dispatches at most twice as many
+// renders at once as `cpu_threads`, transform-images as many jobs as `cpu_threads` (each keeps
+// every decoder process busy), so waiting work waits in the queue; imagine and imagine-events
+// only talk to a provider and the store, so they run many at once. All retry for as long as
+// an interaction token lives.
 std::vector<core::DeclaredQueue> with_bot_queues(std::vector<core::DeclaredQueue> configured,
                                                  int cpu_threads);
 

@@ -416,6 +416,16 @@ Result<Interaction> parse_interaction(std::string_view body) {
     interaction.attachment_size_limit = static_cast<std::uint64_t>(**size_limit);
   }
 
+  auto channel = optional_object(root, "channel", "");
+  if (!channel) return tl::unexpected(channel.error());
+  if (*channel != nullptr) {
+    const auto* nsfw = (*channel)->if_contains("nsfw");
+    if (nsfw != nullptr && !nsfw->is_bool() && !nsfw->is_null()) {
+      return field_error("channel.nsfw", "must be a boolean");
+    }
+    interaction.channel_nsfw = nsfw != nullptr && nsfw->is_bool() && nsfw->get_bool();
+  }
+
   auto message = optional_object(root, "message", "");
   if (!message) return tl::unexpected(message.error());
   if (*message != nullptr) {

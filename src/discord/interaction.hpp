@@ -92,8 +92,10 @@ struct Interaction {
   std::optional<std::string> guild_id;
   std::optional<std::string> channel_id;
   std::optional<std::string> message_id;  // components: the message the component is on
-  User user;                              // member.user in guilds, user in DMs; empty for PING
-  std::string locale;                     // the invoking user's locale, "" when absent
+  // channel.nsfw: the channel is age-restricted (false when Discord sent no channel object).
+  bool channel_nsfw = false;
+  User user;           // member.user in guilds, user in DMs; empty for PING
+  std::string locale;  // the invoking user's locale, "" when absent
   std::optional<std::string> guild_locale;
   // The largest file, in bytes, a response to this interaction may upload (Discord sends it on
   // every interaction; it depends on the guild's boosts). nullopt when absent.

@@ -99,6 +99,15 @@ TEST(ParseInteraction, GuildCommandTakesUserFromMember) {
   EXPECT_EQ(i.data.options[1].value, OptionValue(std::string("twilight")));
   EXPECT_EQ(i.data.options[2].value, OptionValue(std::int64_t{4242}));
   EXPECT_FALSE(i.data.options[0].focused);
+  EXPECT_FALSE(i.channel_nsfw);
+}
+
+TEST(ParseInteraction, ReadsWhetherTheChannelIsAgeRestricted) {
+  std::string body = fixture("command_mando_guild.json");
+  const auto at = body.find(R"("nsfw":false)");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_TRUE(parse_ok(std::string(body).replace(at, 12, R"("nsfw":true)")).channel_nsfw);
+  EXPECT_FALSE(parse_interaction(std::string(body).replace(at, 12, R"("nsfw":"yes")")));
 }
 
 TEST(ParseInteraction, DmCommandTakesTopLevelUser) {

@@ -1,42 +1,13 @@
 #include "emulator/emulator_server.hpp"
 
-#include <list>
-#include <mutex>
-
 #include "discord/commands_sync.hpp"
 
 namespace mando::emulator {
-namespace {
 
 namespace asio = boost::asio;
 
-// The metrics registries of the emulator servers of one io_context, destroyed with it. A
-// connection suspended when the io_context stops (the page's long poll, say) is destroyed by
-// the io_context's destructor, after the EmulatorServer, and counts itself out of the
-// registry then: an io_context service is the one owner that is still alive at that point.
-class MetricsKeeper : public asio::execution_context::service {
- public:
-  using key_type = MetricsKeeper;
-  static inline asio::execution_context::id id;
-
-  explicit MetricsKeeper(asio::execution_context& context) : service(context) {}
-
-  core::MetricsRegistry& add() {
-    std::lock_guard lock(mutex_);
-    return registries_.emplace_back();
-  }
-
- private:
-  void shutdown() override {}
-
-  std::mutex mutex_;
-  std::list<core::MetricsRegistry> registries_;
-};
-
-}  // namespace
-
 EmulatorServer::EmulatorServer(asio::io_context& ioc, EmulatorOptions options)
-    : metrics_(asio::use_service<MetricsKeeper>(ioc).add()),
+    : metrics_(net::metrics_owned_by(ioc)),
       client_(ioc.get_executor()),
       emulator_(ioc.get_executor(), client_, options),
       api_prefix_(options.api_prefix) {}

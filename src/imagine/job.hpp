@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace mando::imagine {
 
 enum class Status {
@@ -27,6 +29,8 @@ enum class Status {
 };
 
 std::string_view to_string(Status status);
+// kInvalidArgument for a name to_string() does not give.
+Result<Status> parse_status(std::string_view name);
 bool terminal(Status status);
 
 // One provider event or poll answer, as an adapter reads it.
@@ -38,6 +42,12 @@ struct JobUpdate {
   std::vector<std::string> outputs;   // URLs or data: URIs, in the provider's order
   std::string error;                  // the provider's words; empty unless failed
 };
+
+// A JobUpdate as provider-neutral JSON, the body of an imagine-events task (written by the
+// webhook route and the poller, read by the events worker, maybe of another mando version).
+std::string to_json(const JobUpdate& update);
+// kInvalidArgument naming the field that is missing or malformed; unknown fields are ignored.
+Result<JobUpdate> parse_update(std::string_view json);
 
 // The merged view.
 struct JobState {

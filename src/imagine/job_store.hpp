@@ -9,6 +9,7 @@
 //      answer says whether a user would see a change and whether a result waits to be posted.
 //   3. The delivery marks it delivered (mark_delivered(), true once): a result is posted once,
 //      however many terminal events arrive.
+//   0. Before any of this the ingress counts the job against the daily quotas (claim_quota()).
 //   4. waiting() lists the jobs that have heard nothing for a while: polled when a webhook is
 //      late, and after a restart, so that nothing in flight is forgotten.
 //
@@ -46,8 +47,25 @@ struct JobRecord {
 struct Applied {
   JobRecord record;
   bool changed = false;  // merge() said so: edit the user's message
-  // Terminal and not yet delivered: post the result (again, if a delivery was lost).
+  // A terminal update of a job not yet delivered: post the result (again, if a delivery was
+  // lost). A late progress event after the end delivers nothing.
   bool deliver = false;
+};
+
+// One job counted against the daily quotas ([imagine] daily_per_user, daily_per_guild).
+struct QuotaClaim {
+  std::string job_id;
+  std::string user_id;
+  std::string guild_id;  // empty: not in a guild (no guild quota)
+  std::int64_t day = 0;  // days since 1970-01-01, UTC
+  int per_user = 0;      // 0: no quota
+  int per_guild = 0;     // 0: no quota
+};
+
+enum class QuotaVerdict {
+  kGranted,     // counted (or counted before: the same job again)
+  kUserSpent,   // the user has per_user jobs that day already
+  kGuildSpent,  // the guild has per_guild jobs that day already
 };
 
 class JobStore {
@@ -72,8 +90,15 @@ class JobStore {
   // Jobs not terminal (or terminal and not delivered) not heard from since `before`, oldest
   // first, at most `limit`.
   virtual Result<std::vector<JobRecord>> waiting(Clock::time_point before, int limit) = 0;
-  // Deletes delivered jobs created before `before`; how many went.
+  // Deletes delivered jobs created before `before`, and quota claims of earlier days; how many
+  // jobs went.
   virtual Result<std::int64_t> forget_before(Clock::time_point before) = 0;
+
+  // Counts claim.job_id against the day's quotas, in one transaction, unless one is spent. The
+  // same job id again is granted without counting twice (a retried interaction).
+  virtual Result<QuotaVerdict> claim_quota(const QuotaClaim& claim) = 0;
+  // Gives a granted claim back (the job could not be enqueued).
+  virtual Result<void> release_quota(std::string_view job_id) = 0;
 };
 
 }  // namespace mando::imagine

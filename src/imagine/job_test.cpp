@@ -105,3 +105,36 @@ TEST(JobMergeTest, EveryTerminalStatusIsFinal) {
 
 }  // namespace
 }  // namespace mando::imagine
+
+namespace mando::imagine {
+namespace {
+
+TEST(JobUpdateJson, RoundTripsAndRefusesMalformedFields) {
+  JobUpdate update{"p1", Status::kStarting, 3, 40, {"https://a/1.png", "data:image/png;base64,AA"},
+                   ""};
+  auto back = parse_update(to_json(update));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->provider_job_id, "p1");
+  EXPECT_EQ(back->status, Status::kStarting);
+  EXPECT_EQ(back->queue_position, 3);
+  EXPECT_EQ(back->percent, 40);
+  EXPECT_EQ(back->outputs, update.outputs);
+
+  auto failed = parse_update(R"({"provider_job_id":"p","status":"failed","error":"NSFW"})");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->error, "NSFW");
+  EXPECT_FALSE(failed->percent);
+
+  for (const char* bad :
+       {R"({"status":"failed"})", R"({"provider_job_id":"p","status":"done"})",
+        R"({"provider_job_id":"p","status":"failed","percent":101})",
+        R"({"provider_job_id":"p","status":"failed","outputs":[1]})",
+        R"({"provider_job_id":"p","status":"failed","queue_position":-1})", "[]"}) {
+    auto refused = parse_update(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace mando::imagine

@@ -17,18 +17,6 @@ tl::unexpected<Error> malformed(std::string_view why) {
   return fail(ErrorKind::kInvalidArgument, fmt::format("prediction: {}", why));
 }
 
-std::optional<Status> parse_status(std::string_view text) {
-  static constexpr std::pair<std::string_view, Status> kStatuses[] = {
-      {"starting", Status::kStarting},   {"processing", Status::kProcessing},
-      {"succeeded", Status::kSucceeded}, {"failed", Status::kFailed},
-      {"canceled", Status::kCanceled},   {"aborted", Status::kAborted},
-  };
-  for (const auto& [name, status] : kStatuses) {
-    if (name == text) return status;
-  }
-  return std::nullopt;
-}
-
 // Whether `text` is a plausible version id: what goes into the JSON, never into a path, must at
 // least not smuggle a path in.
 bool plain_id(std::string_view text) {
@@ -128,9 +116,10 @@ Result<JobUpdate> parse_prediction(std::string_view body) {
   }
   update.provider_job_id = std::string(id->as_string());
   const json::value* status = o.if_contains("status");
+  // Replicate's status names are mando's own (job.hpp).
   const auto parsed = status != nullptr && status->is_string()
                           ? parse_status(std::string_view(status->as_string()))
-                          : std::nullopt;
+                          : Result<Status>(fail(ErrorKind::kInvalidArgument, "missing"));
   if (!parsed) return malformed("field `status` must be one of Replicate's statuses");
   update.status = *parsed;
   if (const json::value* output = o.if_contains("output")) {

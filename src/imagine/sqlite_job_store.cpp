@@ -36,6 +36,14 @@ CREATE TABLE jobs (
 ) WITHOUT ROWID;
 CREATE INDEX jobs_by_provider ON jobs (model, provider_job_id) WHERE provider_job_id != '';
 CREATE INDEX jobs_waiting ON jobs (waiting) WHERE waiting IS NOT NULL;
+CREATE TABLE quota_claims (
+  job_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  guild_id TEXT NOT NULL,
+  day INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX quota_by_user ON quota_claims (user_id, day);
+CREATE INDEX quota_by_guild ON quota_claims (guild_id, day) WHERE guild_id != '';
 )sql";
 
 constexpr std::string_view kColumns =
@@ -226,7 +234,7 @@ Result<Applied> SqliteJobStore::apply(std::string_view job_id, const JobUpdate& 
             needs_attention(*record) ? std::optional<std::int64_t>(millis(now)) : std::nullopt,
             job_id);
     if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
-    applied.deliver = terminal(s.status) && !record->delivered;
+    applied.deliver = terminal(s.status) && !record->delivered && terminal(update.status);
     applied.record = std::move(*record);
     return applied;
   });
@@ -255,7 +263,48 @@ Result<std::int64_t> SqliteJobStore::forget_before(Clock::time_point before) {
   std::lock_guard lock(mutex_);
   auto st = db_->prepare("DELETE FROM jobs WHERE waiting IS NULL AND created < ?");
   if (auto ok = st.bind(millis(before)).run(); !ok) return tl::unexpected(ok.error());
-  return db_->changes();
+  const std::int64_t forgotten = db_->changes();
+  const std::int64_t day = millis(before) / (24 * 3600 * 1000);
+  auto claims = db_->prepare("DELETE FROM quota_claims WHERE day < ?");
+  if (auto ok = claims.bind(day).run(); !ok) return tl::unexpected(ok.error());
+  return forgotten;
+}
+
+Result<QuotaVerdict> SqliteJobStore::claim_quota(const QuotaClaim& claim) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(*db_, [&]() -> Result<QuotaVerdict> {
+    auto known = db_->prepare("SELECT 1 FROM quota_claims WHERE job_id = ?");
+    auto seen = known.bind(claim.job_id).step();
+    if (!seen) return tl::unexpected(seen.error());
+    if (*seen) return QuotaVerdict::kGranted;
+    const auto used = [&](std::string_view column, std::string_view key) -> Result<std::int64_t> {
+      auto st = db_->prepare(
+          fmt::format("SELECT count(*) FROM quota_claims WHERE {} = ? AND day = ?", column));
+      auto row = st.bind(key, claim.day).step();
+      if (!row) return tl::unexpected(row.error());
+      return st.int64(0);
+    };
+    if (claim.per_user > 0) {
+      auto n = used("user_id", claim.user_id);
+      if (!n) return tl::unexpected(n.error());
+      if (*n >= claim.per_user) return QuotaVerdict::kUserSpent;
+    }
+    if (claim.per_guild > 0 && !claim.guild_id.empty()) {
+      auto n = used("guild_id", claim.guild_id);
+      if (!n) return tl::unexpected(n.error());
+      if (*n >= claim.per_guild) return QuotaVerdict::kGuildSpent;
+    }
+    auto st = db_->prepare(
+        "INSERT INTO quota_claims (job_id, user_id, guild_id, day) VALUES (?, ?, ?, ?)");
+    st.bind(claim.job_id, claim.user_id, claim.guild_id, claim.day);
+    if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
+    return QuotaVerdict::kGranted;
+  });
+}
+
+Result<void> SqliteJobStore::release_quota(std::string_view job_id) {
+  std::lock_guard lock(mutex_);
+  return db_->prepare("DELETE FROM quota_claims WHERE job_id = ?").bind(job_id).run();
 }
 
 }  // namespace mando::imagine

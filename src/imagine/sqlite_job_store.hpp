@@ -39,6 +39,8 @@ class SqliteJobStore final : public JobStore {
   Result<bool> mark_delivered(std::string_view job_id) override;
   Result<std::vector<JobRecord>> waiting(Clock::time_point before, int limit) override;
   Result<std::int64_t> forget_before(Clock::time_point before) override;
+  Result<QuotaVerdict> claim_quota(const QuotaClaim& claim) override;
+  Result<void> release_quota(std::string_view job_id) override;
 
  private:
   explicit SqliteJobStore(std::unique_ptr<core::sqlite::Connection> db);

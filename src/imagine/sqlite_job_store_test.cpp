@@ -97,6 +97,10 @@ TEST_F(SqliteJobStoreTest, ApplyMergesAndSaysWhenToDeliverUntilDelivered) {
   ASSERT_TRUE(again.has_value());
   EXPECT_FALSE(again->changed);
   EXPECT_TRUE(again->deliver);
+  // A progress event that arrives after the end (webhooks out of order) delivers nothing.
+  auto overtaken = store_->apply("1", event(Status::kProcessing), kT0 + seconds(3));
+  ASSERT_TRUE(overtaken.has_value());
+  EXPECT_FALSE(overtaken->deliver);
   EXPECT_EQ(store_->mark_delivered("1"), true);
   EXPECT_EQ(store_->mark_delivered("1"), false);
   auto late = store_->apply("1", event(Status::kProcessing), kT0 + seconds(4));
@@ -152,6 +156,32 @@ TEST_F(SqliteJobStoreTest, ForgetsOnlyDeliveredJobsCreatedBefore) {
   EXPECT_EQ(store_->forget_before(kT0 + seconds(1)), 1);
   EXPECT_FALSE(store_->get("1").has_value());
   EXPECT_TRUE(store_->get("2").has_value());
+}
+
+const Clock::time_point kDay101 = Clock::time_point(std::chrono::days(101));
+
+TEST_F(SqliteJobStoreTest, QuotaCountsEachJobOncePerUserAndGuildAndDay) {
+  auto& store = store_;
+  auto claim = [&](std::string job, std::string user, std::string guild, std::int64_t day) {
+    return *store->claim_quota({std::move(job), std::move(user), std::move(guild), day, 2, 3});
+  };
+  EXPECT_EQ(claim("1", "alice", "g", 100), QuotaVerdict::kGranted);
+  EXPECT_EQ(claim("1", "alice", "g", 100), QuotaVerdict::kGranted) << "a retry is not counted";
+  EXPECT_EQ(claim("2", "alice", "g", 100), QuotaVerdict::kGranted);
+  EXPECT_EQ(claim("3", "alice", "g", 100), QuotaVerdict::kUserSpent);
+  EXPECT_EQ(claim("3", "alice", "g", 101), QuotaVerdict::kGranted) << "a new day";
+  EXPECT_EQ(claim("4", "bob", "g", 100), QuotaVerdict::kGranted);
+  EXPECT_EQ(claim("5", "carol", "g", 100), QuotaVerdict::kGuildSpent);
+  EXPECT_EQ(claim("5", "carol", "", 100), QuotaVerdict::kGranted) << "a DM has no guild quota";
+
+  ASSERT_TRUE(store->release_quota("2"));
+  EXPECT_EQ(claim("6", "alice", "g2", 100), QuotaVerdict::kGranted) << "released";
+  EXPECT_EQ(*store->claim_quota({"7", "alice", "", 100, 0, 0}), QuotaVerdict::kGranted)
+      << "0: no quota";
+
+  // Claims of days before the cut-off go with forget_before().
+  ASSERT_TRUE(store->forget_before(kDay101));
+  EXPECT_EQ(claim("8", "alice", "g", 100), QuotaVerdict::kGranted);
 }
 
 }  // namespace

@@ -52,9 +52,10 @@ Result<void> StandardWebhooks::verify(const Headers& headers, std::string_view b
       ec != std::errc() || ptr != end) {
     return refused("webhook-timestamp is not a number of seconds");
   }
-  const auto sent = std::chrono::sys_seconds(std::chrono::seconds(seconds));
-  const auto offset = std::chrono::duration_cast<std::chrono::seconds>(now - sent);
-  if (offset > kTolerance || offset < -kTolerance) {
+  // In whole seconds: a huge timestamp must be refused, not overflow a nanosecond clock.
+  const std::int64_t now_seconds =
+      std::chrono::time_point_cast<std::chrono::seconds>(now).time_since_epoch().count();
+  if (seconds > now_seconds + kTolerance.count() || seconds < now_seconds - kTolerance.count()) {
     return refused("webhook-timestamp is more than 5 minutes from now");
   }
   const std::string content = signed_content(headers.id, headers.timestamp, body);

@@ -188,7 +188,9 @@ asio::awaitable<Result<Fetched>> Fetcher::fetch(std::string url, FetchLimits lim
       continue;
     }
     if (response->status < 200 || response->status > 299) {
-      co_return fail(ErrorKind::kUnavailable,
+      // 404 and 410 say the file is gone, which no retry changes.
+      const bool gone = response->status == 404 || response->status == 410;
+      co_return fail(gone ? ErrorKind::kNotFound : ErrorKind::kUnavailable,
                      fmt::format("the server answered HTTP {}", response->status));
     }
     Fetched out;

@@ -9,7 +9,8 @@
 //   kResourceExhausted "larger than 25 MiB" (from FetchLimits::max_bytes)
 //   kDeadlineExceeded  "took more than 30 s to download" (FetchLimits::timeout, all hops), "too
 //                      slow to download" (the low-speed limit or the connect timeout)
-//   kUnavailable       "could not resolve HOST", "the server answered HTTP 404", "could not
+//   kNotFound          "the server answered HTTP 404" (or 410): the file is gone
+//   kUnavailable       "could not resolve HOST", "the server answered HTTP 503", "could not
 //                      download from the server" (connection, TLS or protocol failure), "the
 //                      server sent an invalid redirect"
 // The fetcher logs the technical detail (net logger, event=fetch_failed) where it maps an error.

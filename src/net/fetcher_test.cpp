@@ -299,9 +299,9 @@ TEST_F(FetcherTest, HttpIsRefusedUnlessAllowed) {
   EXPECT_EQ(server_.requests(), 0);
 }
 
-TEST_F(FetcherTest, ANon2xxAnswerIsUnavailableWithItsStatus) {
+TEST_F(FetcherTest, A404IsNotFoundWithItsStatus) {
   auto fetcher = make();
-  expect_error(fetch(*fetcher, server_.url("/missing")), ErrorKind::kUnavailable,
+  expect_error(fetch(*fetcher, server_.url("/missing")), ErrorKind::kNotFound,
                "the server answered HTTP 404");
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <iterator>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -32,6 +33,25 @@
 
 namespace mando::net {
 namespace {
+
+class MetricsKeeper : public boost::asio::execution_context::service {
+ public:
+  using key_type = MetricsKeeper;
+  static inline boost::asio::execution_context::id id;
+
+  explicit MetricsKeeper(boost::asio::execution_context& context) : service(context) {}
+
+  core::MetricsRegistry& add() {
+    std::lock_guard lock(mutex_);
+    return registries_.emplace_back();
+  }
+
+ private:
+  void shutdown() override {}
+
+  std::mutex mutex_;
+  std::list<core::MetricsRegistry> registries_;
+};
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -109,6 +129,10 @@ Result<tcp::endpoint> resolve_listen(std::string_view host_port) {
 }
 
 }  // namespace
+
+core::MetricsRegistry& metrics_owned_by(boost::asio::io_context& ioc) {
+  return boost::asio::use_service<MetricsKeeper>(ioc).add();
+}
 
 std::string BoundAddress::url() const { return fmt::format("http://{}:{}", host, port); }
 

@@ -66,6 +66,11 @@ struct BoundAddress {
   std::string url() const;  // "http://127.0.0.1:8080"
 };
 
+// A metrics registry owned by `ioc` (an io_context service), for servers that have no
+// registry of their own to give (the emulators): destroyed with the io_context, so connections
+// suspended when it stops, destroyed by its destructor, can still count themselves out.
+core::MetricsRegistry& metrics_owned_by(boost::asio::io_context& ioc);
+
 class HttpServer {
  public:
   // `metrics` receives mando_http_* series. It must outlive `ioc` and `loops`: connections

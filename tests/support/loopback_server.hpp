@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -24,6 +25,9 @@ class LoopbackServer {
   LoopbackServer& operator=(const LoopbackServer&) = delete;
 
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
+  // The server's own loop, for what its handlers keep (a client, say); whatever runs there must
+  // be gone before the server.
+  boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
 
  private:
   core::MetricsRegistry metrics_;

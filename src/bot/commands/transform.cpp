@@ -42,6 +42,7 @@ std::string reason_for_user(const Error& error) {
     case ErrorKind::kPermissionDenied:
     case ErrorKind::kResourceExhausted:
     case ErrorKind::kDeadlineExceeded:
+    case ErrorKind::kNotFound:
     case ErrorKind::kUnavailable:
       return error.message;
     default:

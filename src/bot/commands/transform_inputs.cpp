@@ -52,22 +52,26 @@ Result<TransformRequest> checked(TransformRequest request, int max_inputs, bool 
 
 }  // namespace
 
+std::string attachment_url(const discord::InteractionData& data, std::string_view id) {
+  const json::object* attachments = object_at(data.resolved, "attachments");
+  return std::string(string_at(attachments ? object_at(*attachments, id) : nullptr, "url"));
+}
+
 Result<TransformRequest> transform_request(const discord::Options& options,
                                            const discord::InteractionData& data, int max_inputs) {
   TransformRequest request;
   if (auto urls = options.get_string("urls")) split_links(*urls, request.urls);
-  const json::object* attachments = object_at(data.resolved, "attachments");
   for (int n = 1; n <= kAttachmentOptions; ++n) {
     auto id = options.get_string(fmt::format("image{}", n));
     if (!id) continue;
     // Discord sends every attachment option's file in data.resolved; one without is not a file
     // we can name to the user, so it is refused rather than skipped.
-    std::string_view url = string_at(attachments ? object_at(*attachments, *id) : nullptr, "url");
+    std::string url = attachment_url(data, *id);
     if (url.empty()) {
       return fail(ErrorKind::kInvalidArgument,
                   fmt::format("Discord did not send the file of `image{}`; please try again.", n));
     }
-    request.urls.emplace_back(url);
+    request.urls.push_back(std::move(url));
   }
   request.size = static_cast<int>(options.get_int("size", kDefaultTransformSize));
   request.crop = options.get_string("crop", "attention");

@@ -31,6 +31,10 @@ struct TransformRequest {
   std::string format = "jpeg";
 };
 
+// The URL of the file attachment option `id` names (data.resolved.attachments), empty when
+// Discord sent none.
+std::string attachment_url(const discord::InteractionData& data, std::string_view id);
+
 // From the options of /transform. kInvalidArgument with the sentence for the user: no image,
 // more than `max_inputs`.
 Result<TransformRequest> transform_request(const discord::Options& options,

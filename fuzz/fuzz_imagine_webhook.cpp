@@ -1,0 +1,74 @@
+// Fuzzes what a GPU provider's webhook hands mando before anything is trusted: the Standard
+// Webhooks verifier and the Replicate prediction parser. The input is three header lines
+// (webhook-id, webhook-timestamp, webhook-signature) and then the raw body. Whatever they hold:
+//  - verify() accepts only when the signature header carries the entry sign() gives the body,
+//    and every refusal is kUnauthenticated;
+//  - a parsed prediction has a non-empty id, and a percentage, when there is one, in 0..100.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "imagine/replicate.hpp"
+#include "imagine/standard_webhooks.hpp"
+
+namespace {
+
+using mando::ErrorKind;
+using mando::imagine::StandardWebhooks;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+std::string_view next_line(std::string_view& rest) {
+  const auto end = rest.find('\n');
+  const auto line = rest.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  return line;
+}
+
+const StandardWebhooks& verifier() {
+  static const StandardWebhooks hooks =
+      *StandardWebhooks::create({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+  return hooks;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view rest(reinterpret_cast<const char*>(data), size);
+  const auto id = next_line(rest);
+  const auto timestamp = next_line(rest);
+  const auto signature = next_line(rest);
+  const std::string_view body = rest;
+
+  // "Now" is the sender's timestamp when it is one, so that signatures, not clocks, decide.
+  std::int64_t seconds = 0;
+  for (char c : timestamp.substr(0, 10)) {
+    if (c < '0' || c > '9') break;
+    seconds = seconds * 10 + (c - '0');
+  }
+  seconds = std::min<std::int64_t>(seconds, 9'000'000'000);  // within the clock's range
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
+  const auto verdict = verifier().verify({id, timestamp, signature}, body, now);
+  if (verdict) {
+    const std::string expected = verifier().sign(id, seconds, body);
+    check(std::to_string(seconds) == timestamp);
+    check((" " + std::string(signature) + " ").find(" " + expected + " ") != std::string::npos);
+  } else {
+    check(verdict.error().kind == ErrorKind::kUnauthenticated);
+  }
+
+  const auto prediction = mando::imagine::replicate::parse_prediction(body);
+  if (prediction) {
+    check(!prediction->provider_job_id.empty());
+    check(!prediction->percent || (*prediction->percent >= 0 && *prediction->percent <= 100));
+  } else {
+    check(prediction.error().kind == ErrorKind::kInvalidArgument);
+  }
+  return 0;
+}

@@ -1,0 +1,39 @@
+#pragma once
+// What /imagine needs besides the worker's shared parts, built from [imagine]: an outbound
+// client of its own for the providers' APIs (so that a slow provider never queues behind
+// Discord's calls), the configured models' providers, and the job store
+// ([imagine] database, SQLite by default).
+//
+// Opened by the processes that run /imagine (ingress: quotas, webhooks, Cancel; workers of the
+// imagine and imagine-events queues) when at least one model is configured. Destroy it before
+// the io_context.
+
+#include <memory>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/config.hpp"
+#include "imagine/job_store.hpp"
+#include "imagine/providers.hpp"
+#include "net/http_client.hpp"
+
+namespace mando::app {
+
+class ImagineService {
+ public:
+  // Errors: a model that cannot run (Providers::create), a database that cannot be opened.
+  static Result<std::unique_ptr<ImagineService>> open(const core::Config& config,
+                                                      boost::asio::any_io_executor executor);
+
+  imagine::Providers& providers() { return *providers_; }
+  imagine::JobStore& store() { return *store_; }
+
+ private:
+  explicit ImagineService(boost::asio::any_io_executor executor) : http_(std::move(executor)) {}
+
+  net::HttpClient http_;
+  std::unique_ptr<imagine::Providers> providers_;
+  std::unique_ptr<imagine::JobStore> store_;
+};
+
+}  // namespace mando::app

@@ -1,0 +1,537 @@
+#include "provider_emulator/fake_provider.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+#include "imagine/standard_webhooks.hpp"
+#include "net/http_client.hpp"
+#include "net/http_server.hpp"
+#include "render/render.hpp"
+
+namespace mando::provider_emulator {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kWebhookAttempts = 3;
+constexpr std::chrono::minutes kSlow{1};
+constexpr std::string_view kSafetyMessage =
+    "NSFW content detected. Try running it again, or try a different prompt.";
+
+struct Prediction {
+  std::string id;
+  std::string version;
+  json::object input;
+  std::string prompt;
+  int count = 1;
+  bool video = false;
+  std::string status = "starting";
+  std::string logs;
+  std::vector<std::string> outputs;  // URLs
+  std::string error;
+  std::string webhook;
+  std::set<std::string, std::less<>> events;  // empty: every event
+  std::chrono::steady_clock::time_point cancel_at = std::chrono::steady_clock::time_point::max();
+  std::vector<std::string> held;  // webhook bodies held back to be shuffled
+};
+
+struct Files {
+  std::vector<std::string> data;
+  std::string content_type;
+  std::chrono::steady_clock::time_point made;
+};
+
+// A stand-in MP4: an ftyp box and an mdat box around the animation's frames. It has the shape
+// mando types a video by (and Discord stores), not a codec a player plays.
+std::string mp4_box(std::string_view type, std::string_view payload) {
+  const auto size = static_cast<std::uint32_t>(8 + payload.size());
+  std::string box;
+  for (int shift = 24; shift >= 0; shift -= 8) box += static_cast<char>((size >> shift) & 0xff);
+  box += type;
+  box += payload;
+  return box;
+}
+
+std::string stand_in_mp4(std::string_view frames) {
+  return mp4_box("ftyp", std::string_view("isom\0\0\x02\0isommp41", 16)) + mp4_box("mdat", frames);
+}
+
+bool terminal(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "canceled" || status == "aborted";
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+// "30s", "5m", "1h", "90" (seconds): what Cancel-After takes; nullopt otherwise.
+std::optional<std::chrono::seconds> parse_cancel_after(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  const std::string_view unit(end, text.data() + text.size() - end);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  return std::nullopt;
+}
+
+json::object to_json(const Faults& f) {
+  return {{"duplicate_webhooks", f.duplicate_webhooks},
+          {"shuffle_webhooks", f.shuffle_webhooks},
+          {"drop_webhooks", f.drop_webhooks},
+          {"submit_500", f.submit_500},
+          {"submit_429", f.submit_429},
+          {"output_ttl_ms", f.output_ttl.count()}};
+}
+
+Result<Faults> parse_faults(std::string_view body, Faults faults) {
+  boost::system::error_code ec;
+  const json::value value = json::parse(body, ec);
+  if (ec || !value.is_object()) return fail(ErrorKind::kInvalidArgument, "faults: not an object");
+  for (const auto& [key, v] : value.as_object()) {
+    if (key == "duplicate_webhooks" && v.is_bool()) {
+      faults.duplicate_webhooks = v.get_bool();
+    } else if (key == "shuffle_webhooks" && v.is_bool()) {
+      faults.shuffle_webhooks = v.get_bool();
+    } else if (key == "drop_webhooks" && v.is_bool()) {
+      faults.drop_webhooks = v.get_bool();
+    } else if (key == "submit_500" && v.is_int64()) {
+      faults.submit_500 = static_cast<int>(v.get_int64());
+    } else if (key == "submit_429" && v.is_int64()) {
+      faults.submit_429 = static_cast<int>(v.get_int64());
+    } else if (key == "output_ttl_ms" && v.is_int64()) {
+      faults.output_ttl = std::chrono::milliseconds(v.get_int64());
+    } else {
+      return fail(ErrorKind::kInvalidArgument, fmt::format("faults: unknown or mistyped {}", key));
+    }
+  }
+  return faults;
+}
+
+net::Response problem(int status, std::string_view detail) {
+  return net::Response::json(
+      status,
+      json::serialize(json::object{{"title", detail}, {"detail", detail}, {"status", status}}));
+}
+
+}  // namespace
+
+class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& ioc, FakeProviderOptions options)
+      : ioc_(ioc),
+        options_(std::move(options)),
+        faults_(options_.faults),
+        generation_ms_(options_.generation.count()),
+        hooks_(*imagine::StandardWebhooks::create({options_.webhook_secret})),
+        client_(ioc.get_executor()) {}
+
+  void install(net::Router& router) {
+    auto self = shared_from_this();
+    router.add("POST", "/v1/predictions",
+               [self](net::Request r) { return self->create(std::move(r), ""); });
+    router.add("POST", "/v1/models/*", [self](net::Request r) {
+      auto path = r.path().substr(std::string_view("/v1/models/").size());
+      if (!path.ends_with("/predictions")) return ready(problem(404, "not found"));
+      return self->create(std::move(r), std::string(path.substr(0, path.size() - 12)));
+    });
+    router.add("GET", "/v1/predictions/*",
+               [self](net::Request r) { return self->get(std::move(r)); });
+    router.add("POST", "/v1/predictions/*",
+               [self](net::Request r) { return self->cancel(std::move(r)); });
+    router.add("GET", "/files/*", [self](net::Request r) { return self->file(std::move(r)); });
+    router.add("POST", "/_fake/faults", [self](net::Request r) {
+      std::lock_guard lock(self->mutex_);
+      auto faults = parse_faults(r.body, self->faults_);
+      if (!faults) return ready(net::Response::json_error(400, faults.error().message));
+      self->faults_ = *faults;
+      return ready(net::Response::json(200, json::serialize(to_json(self->faults_))));
+    });
+    router.add("GET", "/_fake/stats", [self](net::Request) {
+      const FakeStats s = self->stats();
+      return ready(net::Response::json(
+          200, json::serialize(json::object{{"submitted", s.submitted},
+                                            {"refused", s.refused},
+                                            {"polls", s.polls},
+                                            {"canceled", s.canceled},
+                                            {"webhooks_sent", s.webhooks_sent},
+                                            {"webhooks_failed", s.webhooks_failed},
+                                            {"running", s.running}})));
+    });
+  }
+
+  void set_faults(Faults faults) {
+    std::lock_guard lock(mutex_);
+    faults_ = faults;
+  }
+
+  void set_generation(std::chrono::milliseconds generation) { generation_ms_ = generation.count(); }
+
+  FakeStats stats() const {
+    std::lock_guard lock(mutex_);
+    FakeStats s = stats_;
+    s.running = std::ranges::count_if(predictions_,
+                                      [](const auto& p) { return !terminal(p.second.status); });
+    return s;
+  }
+
+  void stop() { stopped_ = true; }
+
+  std::string url;
+
+ private:
+  static asio::awaitable<net::Response> ready(net::Response response) { co_return response; }
+
+  bool authorized(const net::Request& r) const {
+    return r.headers.get("authorization") == "Bearer " + options_.api_token;
+  }
+
+  // The prediction as the API shows it; call with mutex_ held.
+  json::object view(const Prediction& p) const {
+    json::value output = nullptr;
+    if (!p.outputs.empty()) {
+      json::array list;
+      for (const auto& o : p.outputs) list.emplace_back(o);
+      output = p.video ? json::value(p.outputs.front()) : json::value(std::move(list));
+    }
+    return {{"id", p.id},
+            {"version", p.version},
+            {"input", p.input},
+            {"logs", p.logs},
+            {"output", std::move(output)},
+            {"error", p.error.empty() ? json::value(nullptr) : json::value(p.error)},
+            {"status", p.status},
+            {"urls", json::object{{"get", url + "/v1/predictions/" + p.id},
+                                  {"cancel", url + "/v1/predictions/" + p.id + "/cancel"}}}};
+  }
+
+  asio::awaitable<net::Response> create(net::Request r, std::string model) {
+    std::unique_lock lock(mutex_);
+    if (!authorized(r)) {
+      ++stats_.refused;
+      co_return problem(401, "You did not pass a valid authentication token");
+    }
+    if (faults_.submit_500 > 0) {
+      --faults_.submit_500;
+      ++stats_.refused;
+      co_return problem(500, "Internal server error");
+    }
+    if (faults_.submit_429 > 0) {
+      --faults_.submit_429;
+      ++stats_.refused;
+      auto response = problem(429, "Request was throttled. Expected available in 1 second.");
+      response.headers.set("retry-after", "1");
+      co_return response;
+    }
+    boost::system::error_code ec;
+    json::value body = json::parse(r.body, ec);
+    const json::object* o = !ec && body.is_object() ? &body.as_object() : nullptr;
+    const json::value* input = o != nullptr ? o->if_contains("input") : nullptr;
+    const json::value* prompt =
+        input != nullptr && input->is_object() ? input->as_object().if_contains("prompt") : nullptr;
+    const json::value* version = o != nullptr ? o->if_contains("version") : nullptr;
+    if (prompt == nullptr || !prompt->is_string() ||
+        (model.empty() && (version == nullptr || !version->is_string()))) {
+      ++stats_.refused;
+      co_return problem(422, "input.prompt and version are required");
+    }
+    Prediction p;
+    p.id = fmt::format("fake{:016x}", ++next_id_ * 0x9e3779b97f4a7c15ull);
+    p.version = model.empty() ? std::string(version->as_string()) : model;
+    p.video = p.version.find("video") != std::string::npos;
+    p.input = input->as_object();
+    p.prompt = std::string(prompt->as_string());
+    if (const auto* n = p.input.if_contains("num_outputs"); n != nullptr && n->is_int64()) {
+      p.count = std::clamp<int>(static_cast<int>(n->get_int64()), 1, 4);
+    }
+    if (const auto* hook = o->if_contains("webhook"); hook != nullptr && hook->is_string()) {
+      p.webhook = std::string(hook->as_string());
+    }
+    if (const auto* filter = o->if_contains("webhook_events_filter");
+        filter != nullptr && filter->is_array()) {
+      for (const auto& e : filter->as_array()) {
+        if (e.is_string()) p.events.emplace(e.as_string());
+      }
+    }
+    if (auto after = r.headers.get("cancel-after")) {
+      auto parsed = parse_cancel_after(*after);
+      if (!parsed) co_return problem(400, "Cancel-After must be a duration such as 30s or 5m");
+      p.cancel_at = std::chrono::steady_clock::now() + *parsed;
+    }
+    ++stats_.submitted;
+    const std::string id = p.id;
+    auto answer = net::Response::json(201, json::serialize(view(p)));
+    predictions_.emplace(id, std::move(p));
+    lock.unlock();
+    asio::co_spawn(ioc_, run(shared_from_this(), id), asio::detached);
+    co_return answer;
+  }
+
+  // "/v1/predictions/{id}" or ".../cancel": the id and whether it is the cancel route.
+  static std::pair<std::string, bool> prediction_path(std::string_view path) {
+    path.remove_prefix(std::string_view("/v1/predictions/").size());
+    const bool cancel = path.ends_with("/cancel");
+    if (cancel) path.remove_suffix(7);
+    return {std::string(path), cancel};
+  }
+
+  asio::awaitable<net::Response> get(net::Request r) {
+    std::lock_guard lock(mutex_);
+    if (!authorized(r)) co_return problem(401, "You did not pass a valid authentication token");
+    auto [id, cancel] = prediction_path(r.path());
+    auto it = predictions_.find(id);
+    if (cancel || it == predictions_.end()) co_return problem(404, "Not found.");
+    ++stats_.polls;
+    co_return net::Response::json(200, json::serialize(view(it->second)));
+  }
+
+  asio::awaitable<net::Response> cancel(net::Request r) {
+    std::unique_lock lock(mutex_);
+    if (!authorized(r)) co_return problem(401, "You did not pass a valid authentication token");
+    auto [id, is_cancel] = prediction_path(r.path());
+    auto it = predictions_.find(id);
+    if (!is_cancel || it == predictions_.end()) co_return problem(404, "Not found.");
+    Prediction& p = it->second;
+    if (!terminal(p.status)) {
+      p.status = "canceled";
+      ++stats_.canceled;
+      queue_event(p, "completed");
+    }
+    co_return net::Response::json(200, json::serialize(view(p)));
+  }
+
+  asio::awaitable<net::Response> file(net::Request r) {
+    std::lock_guard lock(mutex_);
+    // /files/{id}/{n}.{ext}
+    std::string_view rest = r.path().substr(std::string_view("/files/").size());
+    const auto slash = rest.find('/');
+    const auto it = slash == std::string_view::npos
+                        ? files_.end()
+                        : files_.find(std::string(rest.substr(0, slash)));
+    unsigned n = 0;
+    const auto name = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
+    if (it == files_.end() || ec != std::errc() || n >= it->second.data.size() ||
+        (faults_.output_ttl.count() > 0 &&
+         std::chrono::steady_clock::now() - it->second.made > faults_.output_ttl)) {
+      co_return net::Response::text(404, "not found\n");
+    }
+    net::Response response;
+    response.headers.set("content-type", it->second.content_type);
+    response.body = it->second.data[n];
+    co_return response;
+  }
+
+  // Sends (or holds) the webhook for `event` of `p`; call with mutex_ held.
+  void queue_event(Prediction& p, std::string_view event) {
+    if (p.webhook.empty() || (!p.events.empty() && !p.events.contains(event))) return;
+    if (faults_.drop_webhooks) return;
+    std::string body = json::serialize(view(p));
+    if (faults_.shuffle_webhooks) {
+      p.held.push_back(std::move(body));
+      if (!terminal(p.status)) return;
+      std::shuffle(p.held.begin(), p.held.end(), random_);
+      for (auto& held : p.held) send(p.webhook, std::move(held));
+      p.held.clear();
+      return;
+    }
+    send(p.webhook, std::move(body));
+  }
+
+  void send(const std::string& webhook, std::string body) {
+    const int copies = faults_.duplicate_webhooks ? 2 : 1;
+    const std::string id = fmt::format("msg_{:016x}", ++next_message_ * 0xbf58476d1ce4e5b9ull);
+    for (int i = 0; i < copies; ++i) {
+      asio::co_spawn(ioc_, deliver(shared_from_this(), webhook, id, body), asio::detached);
+    }
+  }
+
+  static asio::awaitable<void> deliver(std::shared_ptr<Impl> self, std::string webhook,
+                                       std::string id, std::string body) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int attempt = 0; attempt < kWebhookAttempts && !self->stopped_; ++attempt) {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch());
+      net::ClientRequest request;
+      request.method = "POST";
+      request.url = webhook;
+      request.headers.set("content-type", "application/json");
+      request.headers.set("webhook-id", id);
+      request.headers.set("webhook-timestamp", std::to_string(now.count()));
+      request.headers.set("webhook-signature", self->hooks_.sign(id, now.count(), body));
+      request.body = body;
+      request.timeout = 10s;
+      auto response = co_await self->client_.send(std::move(request));
+      if (response && response->status >= 200 && response->status <= 299) {
+        std::lock_guard lock(self->mutex_);
+        ++self->stats_.webhooks_sent;
+        co_return;
+      }
+      timer.expires_after(std::chrono::milliseconds(200 << attempt));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    std::lock_guard lock(self->mutex_);
+    ++self->stats_.webhooks_failed;
+  }
+
+  // Sets `p` to `status` unless it ended meanwhile (canceled); false when it had.
+  bool advance(const std::string& id, std::string_view status, std::string_view event,
+               const std::function<void(Prediction&)>& change = {}) {
+    std::lock_guard lock(mutex_);
+    Prediction& p = predictions_.at(id);
+    if (terminal(p.status)) return false;
+    if (std::chrono::steady_clock::now() >= p.cancel_at) {
+      p.status = "canceled";
+      queue_event(p, "completed");
+      return false;
+    }
+    p.status = std::string(status);
+    if (change) change(p);
+    queue_event(p, event);
+    return true;
+  }
+
+  static asio::awaitable<void> run(std::shared_ptr<Impl> self, std::string id) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    if (!self->advance(id, "starting", "start")) co_return;
+    const int steps = std::max(1, self->options_.progress_steps);
+    std::chrono::milliseconds generation(self->generation_ms_.load());
+    {
+      std::lock_guard lock(self->mutex_);
+      if (self->predictions_.at(id).prompt.find("[slow]") != std::string::npos) generation = kSlow;
+    }
+    for (int step = 1; step <= steps; ++step) {
+      timer.expires_after(generation / steps);
+      co_await timer.async_wait(asio::use_awaitable);
+      if (self->stopped_) co_return;
+      const int percent = step * 100 / steps;
+      const bool more = self->advance(id, "processing", "logs", [&](Prediction& p) {
+        p.logs += fmt::format("{:3d}%|{:<10}| {}/{} [00:0{}<00:00]\r", percent,
+                              std::string(static_cast<std::size_t>(percent / 10), '#'), step, steps,
+                              step);
+      });
+      if (!more) co_return;
+    }
+    std::string prompt;
+    int count = 1;
+    bool video = false;
+    {
+      std::lock_guard lock(self->mutex_);
+      const Prediction& p = self->predictions_.at(id);
+      prompt = p.prompt;
+      count = p.count;
+      video = p.video;
+    }
+    if (prompt.find("[fail]") != std::string::npos || prompt.find("[nsfw]") != std::string::npos) {
+      const bool nsfw = prompt.find("[nsfw]") != std::string::npos;
+      self->advance(id, "failed", "completed", [&](Prediction& p) {
+        p.error = nsfw ? std::string(kSafetyMessage) : "the fake provider was asked to fail";
+      });
+      co_return;
+    }
+    Files files = self->draw(prompt, video ? 1 : count, video);
+    self->advance(id, "succeeded", "completed", [&](Prediction& p) {
+      const std::string_view ext = video ? "mp4" : "png";
+      for (std::size_t i = 0; i < files.data.size(); ++i) {
+        p.outputs.push_back(fmt::format("{}/files/{}/{}.{}", self->url, id, i, ext));
+      }
+      self->files_[id] = std::move(files);
+    });
+  }
+
+  Files draw(const std::string& prompt, int count, bool video) const {
+    Files files;
+    files.content_type = video ? "video/mp4" : "image/png";
+    files.made = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) {
+      render::MandalaSpec spec;
+      spec.seed = fnv1a(prompt) + static_cast<std::uint64_t>(i);
+      spec.size = options_.image_size;
+      if (video) {
+        spec.format = render::Format::kWebp;
+        spec.frames = 8;
+      }
+      auto drawn = render::render_file(spec);
+      std::string bytes = drawn ? std::string(drawn->begin(), drawn->end()) : std::string();
+      files.data.push_back(video ? stand_in_mp4(bytes) : std::move(bytes));
+    }
+    return files;
+  }
+
+  asio::io_context& ioc_;
+  const FakeProviderOptions options_;
+  mutable std::mutex mutex_;
+  Faults faults_;
+  FakeStats stats_;
+  std::map<std::string, Prediction, std::less<>> predictions_;
+  std::map<std::string, Files, std::less<>> files_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t next_message_ = 0;
+  std::mt19937_64 random_{42};
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::int64_t> generation_ms_;
+  imagine::StandardWebhooks hooks_;
+  net::HttpClient client_;
+};
+
+FakeProvider::FakeProvider(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+FakeProvider::~FakeProvider() {
+  impl_->stop();
+  server_.reset();  // its routes hold the Impl
+}
+
+Result<std::unique_ptr<FakeProvider>> FakeProvider::start(asio::io_context& ioc,
+                                                          std::string_view host_port,
+                                                          FakeProviderOptions options) {
+  if (auto hooks = imagine::StandardWebhooks::create({options.webhook_secret}); !hooks) {
+    return tl::unexpected(hooks.error());
+  }
+  std::unique_ptr<FakeProvider> self(
+      new FakeProvider(std::make_shared<Impl>(ioc, std::move(options))));
+  net::Router router;
+  self->impl_->install(router);
+  self->server_ = std::make_unique<net::HttpServer>(ioc, std::move(router), net::ServerOptions{},
+                                                    net::metrics_owned_by(ioc));
+  auto bound = self->server_->listen(host_port);
+  if (!bound) return tl::unexpected(bound.error());
+  self->impl_->url = bound->url();
+  self->server_->start();
+  return self;
+}
+
+const std::string& FakeProvider::url() const { return impl_->url; }
+void FakeProvider::set_faults(Faults faults) { impl_->set_faults(faults); }
+void FakeProvider::set_generation(std::chrono::milliseconds generation) {
+  impl_->set_generation(generation);
+}
+FakeStats FakeProvider::stats() const { return impl_->stats(); }
+
+asio::awaitable<void> FakeProvider::shutdown(std::chrono::milliseconds deadline) {
+  impl_->stop();
+  co_await server_->shutdown(deadline);
+}
+
+}  // namespace mando::provider_emulator
