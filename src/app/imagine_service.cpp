@@ -10,8 +10,10 @@ namespace mando::app {
 
 Result<std::unique_ptr<ImagineService>> ImagineService::open(
     const core::Config& config, boost::asio::any_io_executor executor) {
-  std::unique_ptr<ImagineService> self(new ImagineService(std::move(executor)));
-  auto providers = imagine::Providers::create(self->http_, config.imagine.models);
+  auto policy = net::UrlPolicy::create({config.fetch.allow_http, config.fetch.allow});
+  if (!policy) return fail(ErrorKind::kInvalidArgument, "[fetch]: " + policy.error().message);
+  std::unique_ptr<ImagineService> self(new ImagineService(std::move(executor), std::move(*policy)));
+  auto providers = imagine::Providers::create(self->http_, self->fetcher_, config.imagine.models);
   if (!providers) return tl::unexpected(providers.error());
   self->providers_ = std::move(*providers);
   const std::filesystem::path path =

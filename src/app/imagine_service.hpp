@@ -1,8 +1,9 @@
 #pragma once
 // What /imagine needs besides the worker's shared parts, built from [imagine]: an outbound
 // client of its own for the providers' APIs (so that a slow provider never queues behind
-// Discord's calls), the configured models' providers, and the job store
-// ([imagine] database, SQLite by default).
+// Discord's calls), a fetcher on the [fetch] policy for what providers name (fal's webhook
+// keys), the configured models' providers, and the job store ([imagine] database, SQLite by
+// default).
 //
 // Opened by the processes that run /imagine (ingress: quotas, webhooks, Cancel; workers of the
 // imagine and imagine-events queues) when at least one model is configured. Destroy it before
@@ -15,7 +16,9 @@
 #include "core/config.hpp"
 #include "imagine/job_store.hpp"
 #include "imagine/providers.hpp"
+#include "net/fetcher.hpp"
 #include "net/http_client.hpp"
+#include "net/resolver.hpp"
 
 namespace mando::app {
 
@@ -29,9 +32,12 @@ class ImagineService {
   imagine::JobStore& store() { return *store_; }
 
  private:
-  explicit ImagineService(boost::asio::any_io_executor executor) : http_(std::move(executor)) {}
+  ImagineService(boost::asio::any_io_executor executor, net::UrlPolicy policy)
+      : http_(std::move(executor)), fetcher_(http_, std::move(policy), resolver_) {}
 
   net::HttpClient http_;
+  net::SystemResolver resolver_;
+  net::Fetcher fetcher_;
   std::unique_ptr<imagine::Providers> providers_;
   std::unique_ptr<imagine::JobStore> store_;
 };

@@ -265,7 +265,8 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   // The fetcher serves /transform's downloads and /imagine's outputs; the decoders draw both's
   // sheets.
   if (bot_roles.serves(bot::kTransformImagesQueue) ||
-      (imagines && bot_roles.serves(bot::kImagineEventsQueue))) {
+      (imagines &&
+       (bot_roles.serves(bot::kImagineQueue) || bot_roles.serves(bot::kImagineEventsQueue)))) {
     auto opened = TransformService::open(config, ioc.get_executor());
     if (!opened) {
       fmt::print(stderr, "mando: {}\n", opened.error().message);

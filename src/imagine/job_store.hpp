@@ -4,7 +4,8 @@
 // and whether the result was delivered. A webhook, a poll and a restart all meet here.
 //
 //   1. The worker creates the record (create(): a retried task finds it and does not submit
-//      twice), submits to the provider and stores the provider's id (set_provider_job()).
+//      twice), marks the submit in doubt (mark_submitting()), submits to the provider and
+//      stores the provider's id (set_provider_job()).
 //   2. Every webhook and every poll answer is merged in with apply(), in one transaction: the
 //      answer says whether a user would see a change and whether a result waits to be posted.
 //   3. The delivery marks it delivered (mark_delivered(), true once): a result is posted once,
@@ -42,6 +43,9 @@ struct JobRecord {
   bool delivered = false;
   Clock::time_point created{};
   Clock::time_point heard{};  // the last event or poll that reached this job
+  // When a submit was sent without a known answer (it may have reached the provider); the
+  // epoch when none is in doubt. See mark_submitting().
+  Clock::time_point submitting{};
 };
 
 struct Applied {
@@ -81,6 +85,11 @@ class JobStore {
                                                  std::string_view provider_job_id) = 0;
   virtual Result<void> set_provider_job(std::string_view job_id,
                                         std::string_view provider_job_id) = 0;
+  // Notes that a submit of the job is about to leave (`at`), or that the last one was refused
+  // for sure (the epoch). A crash between the provider taking a job and set_provider_job()
+  // leaves the mark: the provider's first event for the job then names the prediction, which
+  // is adopted instead of submitting again (imagine.hpp).
+  virtual Result<void> mark_submitting(std::string_view job_id, Clock::time_point at) = 0;
   // merge()s `update` into the job's state and notes `now` as heard from; kNotFound when there
   // is no such job.
   virtual Result<Applied> apply(std::string_view job_id, const JobUpdate& update,

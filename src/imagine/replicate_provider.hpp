@@ -1,13 +1,14 @@
 #pragma once
 // imagine::Provider for the Replicate-style predictions API (replicate.hpp has the calls and
-// their JSON) over net::HttpClient: Bearer token, Cancel-After from the submission, and the
-// API's errors mapped as provider.hpp says (a 429's Retry-After, when sent, is in the message).
+// their JSON): Bearer token, Cancel-After from the submission, the API's errors mapped by
+// ProviderHttp.
 
 #include <chrono>
 #include <string>
 
 #include "core/config.hpp"
 #include "imagine/provider.hpp"
+#include "imagine/provider_http.hpp"
 #include "net/http_client.hpp"
 
 namespace mando::imagine {
@@ -23,11 +24,7 @@ class ReplicateProvider final : public Provider {
   Result<JobUpdate> parse_event(std::string_view body) const override;
 
  private:
-  boost::asio::awaitable<Result<net::ClientResponse>> call(std::string method, std::string path,
-                                                           std::string body,
-                                                           net::Headers extra = {});
-
-  net::HttpClient& client_;
+  ProviderHttp http_;
   core::ImagineModel model_;
 };
 

@@ -32,6 +32,7 @@ CREATE TABLE jobs (
   delivered INTEGER NOT NULL,
   created INTEGER NOT NULL,
   heard INTEGER NOT NULL,
+  submitting INTEGER NOT NULL,
   waiting INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX jobs_by_provider ON jobs (model, provider_job_id) WHERE provider_job_id != '';
@@ -48,7 +49,7 @@ CREATE INDEX quota_by_guild ON quota_claims (guild_id, day) WHERE guild_id != ''
 
 constexpr std::string_view kColumns =
     "job_id, model, provider_job_id, request, status, queue_position, percent, outputs, error, "
-    "delivered, created, heard";
+    "delivered, created, heard, submitting";
 
 std::int64_t millis(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -106,6 +107,7 @@ Result<JobRecord> read_record(const Statement& st) {
   r.delivered = st.int64(9) != 0;
   r.created = time_point(st.int64(10));
   r.heard = time_point(st.int64(11));
+  r.submitting = time_point(st.int64(12));
   return r;
 }
 
@@ -175,11 +177,12 @@ Result<JobRecord> SqliteJobStore::create(const JobRecord& record) {
     }
     const auto& s = record.state;
     auto st = db_->prepare(fmt::format(
-        "INSERT INTO jobs ({}, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", kColumns));
+        "INSERT INTO jobs ({}, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        kColumns));
     st.bind(record.job_id, record.model, record.provider_job_id, core::sqlite::Blob{record.request},
             static_cast<std::int64_t>(s.status), optional(s.queue_position), optional(s.percent),
             outputs_json(s.outputs), s.error, std::int64_t{record.delivered},
-            millis(record.created), millis(record.heard));
+            millis(record.created), millis(record.heard), millis(record.submitting));
     st.bind(needs_attention(record) ? std::optional<std::int64_t>(millis(record.heard))
                                     : std::nullopt);
     if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
@@ -212,6 +215,14 @@ Result<void> SqliteJobStore::set_provider_job(std::string_view job_id,
   std::lock_guard lock(mutex_);
   auto st = db_->prepare("UPDATE jobs SET provider_job_id = ? WHERE job_id = ?");
   if (auto ok = st.bind(provider_job_id, job_id).run(); !ok) return ok;
+  if (db_->changes() == 0) return tl::unexpected(not_found(job_id));
+  return {};
+}
+
+Result<void> SqliteJobStore::mark_submitting(std::string_view job_id, Clock::time_point at) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->prepare("UPDATE jobs SET submitting = ? WHERE job_id = ?");
+  if (auto ok = st.bind(millis(at), job_id).run(); !ok) return ok;
   if (db_->changes() == 0) return tl::unexpected(not_found(job_id));
   return {};
 }

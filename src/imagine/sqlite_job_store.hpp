@@ -34,6 +34,7 @@ class SqliteJobStore final : public JobStore {
   Result<JobRecord> find_by_provider_job(std::string_view model,
                                          std::string_view provider_job_id) override;
   Result<void> set_provider_job(std::string_view job_id, std::string_view provider_job_id) override;
+  Result<void> mark_submitting(std::string_view job_id, Clock::time_point at) override;
   Result<Applied> apply(std::string_view job_id, const JobUpdate& update,
                         Clock::time_point now) override;
   Result<bool> mark_delivered(std::string_view job_id) override;

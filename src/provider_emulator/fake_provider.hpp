@@ -1,11 +1,18 @@
 #pragma once
 // A stand-in for a GPU provider on loopback, for `mando dev`, the end-to-end tests and
-// bench/imagine. It speaks the Replicate-style predictions API (imagine/replicate.hpp) the way
-// the real one does, and "generates" by drawing a mandala seeded by a hash of the prompt:
+// bench/imagine. It speaks the three API shapes mando knows, the way the real ones do, and
+// "generates" by drawing a mandala seeded by a hash of the prompt:
 //
+//   Replicate-style (imagine/replicate.hpp), endpoint {url}/v1:
 //   POST /v1/predictions, POST /v1/models/{owner}/{name}/predictions   201, a prediction
 //   GET  /v1/predictions/{id}                                          200, the prediction
 //   POST /v1/predictions/{id}/cancel                                   200, the prediction
+//   fal-style queue (imagine/fal.hpp), endpoint {url}/fal, "Authorization: Key <token>":
+//   POST /fal/{model}?fal_webhook=URL, GET /fal/{app}/requests/{id}[/status], PUT .../cancel,
+//   GET /fal/.well-known/jwks.json (the key its completion webhooks are signed with)
+//   OpenAI-compatible (imagine/openai_provider.hpp), endpoint {url}/openai/v1:
+//   POST /openai/v1/images/generations                 after `generation`, b64_json or url
+//
 //   GET  /files/{id}/{n}.{png|mp4}                                     the outputs
 //   POST /_fake/faults  {"duplicate_webhooks": true, ...}              sets Faults (below)
 //   GET  /_fake/stats                                                  counts, for tests
@@ -49,8 +56,11 @@ struct Faults {
 };
 
 struct FakeProviderOptions {
-  std::string api_token = "r8_fake_token";
-  std::string webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  std::string api_token = "r8_fake_token";                                // every shape's token
+  std::string webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";  // Standard Webhooks
+  // The Ed25519 seed fal-style webhooks are signed with (64 hex digits); its public key is
+  // served at /fal/.well-known/jwks.json.
+  std::string fal_key_seed_hex = "4c0d3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6";
   std::chrono::milliseconds generation{std::chrono::seconds(2)};
   int progress_steps = 4;  // logs events while generating
   int image_size = 256;    // side of each output, in pixels

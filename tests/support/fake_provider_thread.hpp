@@ -2,12 +2,15 @@
 // The fake GPU provider (src/provider_emulator) on an io_context and thread of its own, for
 // tests whose own io_context runs other things (or nothing) meanwhile.
 
+#include <chrono>
 #include <memory>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include "provider_emulator/fake_provider.hpp"
 
@@ -20,10 +23,14 @@ class FakeProviderThread {
     fake_ = provider_emulator::FakeProvider::start(ioc_, "127.0.0.1:0", std::move(options)).value();
     thread_ = std::thread([this] { ioc_.run(); });
   }
+  // Stops the fake (every wait ends), then lets its loop run dry: the fake's client is gone
+  // before the io_context, as net::HttpClient asks.
   ~FakeProviderThread() {
+    boost::asio::co_spawn(ioc_, fake_->shutdown(std::chrono::milliseconds(200)),
+                          boost::asio::use_future)
+        .get();
     boost::asio::post(ioc_, [this] { fake_.reset(); });
     work_.reset();
-    ioc_.stop();
     thread_.join();
   }
   FakeProviderThread(const FakeProviderThread&) = delete;

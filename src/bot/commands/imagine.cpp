@@ -40,6 +40,9 @@ constexpr int kPollBatch = 100;
 constexpr int kPollConcurrency = 8;
 // A webhook that comes before the submit stored the provider's id is retried this long.
 constexpr std::chrono::minutes kSubmitGrace{2};
+// A submit left in doubt (imagine::JobStore::mark_submitting) is not sent again before this:
+// the provider's first event, if it took the job, comes well within it.
+constexpr std::chrono::seconds kAdoptWindow{30};
 
 std::int64_t random_seed() {
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -159,6 +162,9 @@ Result<void> ImagineModule::register_into(discord::CommandRegistry& registry) {
           "This button has expired: the job it belongs to is gone. Use /imagine again.");
     }
     job->seed = random_seed();
+    if (auto ok = check_job(*job, ctx.interaction, deps.config); !ok) {
+      co_return discord::InteractionResponse::ephemeral(ok.error().message);
+    }
     co_return co_await self->start_job(ctx.interaction, std::move(*job));
   };
   if (auto ok = registry.add_component_prefix(std::string(kRerollPrefix), reroll); !ok) return ok;
@@ -235,14 +241,14 @@ asio::awaitable<discord::InteractionResponse> ImagineModule::quota_refusal(const
       co_return discord::InteractionResponse::pong();
     case imagine::QuotaVerdict::kUserSpent:
       co_return discord::InteractionResponse::ephemeral(fmt::format(
-          "You have used your {} /imagine jobs for today. More from <t:{}:R> (<t:{}:t>).",
-          config.daily_per_user, reset, reset));
+          "You have used your {} /imagine jobs for today. You can imagine again <t:{}:R>.",
+          config.daily_per_user, reset));
     case imagine::QuotaVerdict::kGuildSpent:
       break;
   }
   co_return discord::InteractionResponse::ephemeral(fmt::format(
-      "This server has used its {} /imagine jobs for today. More from <t:{}:R> (<t:{}:t>).",
-      config.daily_per_guild, reset, reset));
+      "This server has used its {} /imagine jobs for today. /imagine works here again <t:{}:R>.",
+      config.daily_per_guild, reset));
 }
 
 asio::awaitable<discord::InteractionResponse> ImagineModule::cancel_button(
@@ -296,7 +302,7 @@ asio::awaitable<net::Response> ImagineModule::submit(net::Request request) {
   if (auto stop = co_await deps_.finish->begin(target, deps_.now()); stop)
     co_return std::move(*stop);
 
-  JobRecord fresh{id, job->model, "", request.body, {}, false, deps_.wall(), deps_.wall()};
+  JobRecord fresh{id, job->model, "", request.body, {}, false, deps_.wall(), deps_.wall(), {}};
   auto record = co_await store_call(*deps_.cpu, *deps_.store, &JobStore::create, fresh);
   if (!record) {
     log->warn("imagine job {}: store unavailable, the queue will retry: {}", id,
@@ -306,56 +312,116 @@ asio::awaitable<net::Response> ImagineModule::submit(net::Request request) {
   if (!record->provider_job_id.empty()) {
     co_return net::Response::json(200, R"({"note":"submitted before"})");
   }
+  const auto now = deps_.wall();
+  if (record->submitting != imagine::Clock::time_point{} &&
+      now - record->submitting < kAdoptWindow) {
+    // An earlier submit left without an answer (a crash, a cut connection): if the provider
+    // took it, its first event names the prediction, which the events worker adopts.
+    co_return net::Response::json_error(503,
+                                        "waiting for the provider's word on an earlier submit");
+  }
+  if (auto marked =
+          co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_submitting, id, now);
+      !marked) {
+    co_return net::Response::json_error(503, "the imagine store is unavailable");
+  }
+  co_return co_await send_to_provider(*provider, *job);
+}
 
-  imagine::Inputs inputs{job->prompt, job->negative, job->seed,
-                         job->count,  job->aspect,   job->image};
-  auto input = imagine::fill_input(deps_.providers->input_template(job->model), inputs);
+asio::awaitable<net::Response> ImagineModule::send_to_provider(imagine::Provider& provider,
+                                                               const ImagineJob& job) {
+  auto log = core::logger("bot");
+  const DiscordTarget& target = job.target;
+  const std::string& id = target.interaction_id;
+  imagine::Inputs inputs{job.prompt, job.negative, job.seed, job.count, job.aspect, job.image};
+  auto input = imagine::fill_input(deps_.providers->input_template(job.model), inputs);
   if (!input) co_return net::Response::json_error(500, input.error().message);
   imagine::Submission submission{std::move(*input), "", std::chrono::seconds(0)};
   const auto& config = deps_.config;
-  if (config.webhooks && !config.public_url.empty()) {
-    submission.webhook = fmt::format("{}{}replicate?job={}", config.public_url, kWebhookRoute, id);
+  const std::string_view kind = deps_.providers->kind(job.model);
+  if (config.webhooks && !config.public_url.empty() && deps_.providers->verifier(kind) != nullptr) {
+    submission.webhook = fmt::format("{}{}{}?job={}", public_base(), kWebhookRoute, kind, id);
   }
   const auto now = deps_.wall();
   submission.cancel_after = std::chrono::duration_cast<std::chrono::seconds>(
       target.created(now) + kTokenLifetime - std::chrono::minutes(1) - now);
 
-  auto accepted = co_await provider->submit(std::move(submission));
+  auto accepted = co_await provider.submit(std::move(submission));
   if (!accepted) {
     const Error& error = accepted.error();
-    switch (error.kind) {
-      case ErrorKind::kResourceExhausted:
-      case ErrorKind::kUnavailable:
-        log->warn("imagine job {}: provider busy, the queue will retry: {}", id, error.message);
-        co_return net::Response::json_error(503, "the provider is unavailable");
-      case ErrorKind::kUnauthenticated:
-        log->error("imagine job {}: model {}: {} (check its api_token)", id, job->model,
-                   error.message);
-        count("unauthorized");
-        co_return co_await deps_.finish->fail(target,
-                                              "Sorry, the image provider refused this bot's "
-                                              "credentials. The operators can see why in the log.",
-                                              "provider_unauthorized");
-      default:
-        log->info("imagine job {}: refused by the provider: {}", id, error.message);
-        count("refused");
-        co_return co_await deps_.finish->fail(
-            target, fmt::format("The provider refused this request: {}", error.message),
-            "provider_refused");
+    // An answer other than a 5xx says the provider did not take the job: no doubt is left.
+    if (error.kind != ErrorKind::kUnavailable) {
+      co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_submitting, id,
+                          imagine::Clock::time_point{});
     }
+    if (error.kind == ErrorKind::kResourceExhausted || error.kind == ErrorKind::kUnavailable) {
+      log->warn("imagine job {}: provider busy, the queue will retry: {}", id, error.message);
+      co_return net::Response::json_error(503, "the provider is unavailable");
+    }
+    const bool credentials = error.kind == ErrorKind::kUnauthenticated;
+    if (credentials) {
+      log->error("imagine job {}: model {}: {} (check its api_token)", id, job.model,
+                 error.message);
+    } else {
+      log->info("imagine job {}: refused by the provider: {}", id, error.message);
+    }
+    count(credentials ? "unauthorized" : "refused");
+    auto told = co_await deps_.finish->fail(
+        target,
+        credentials ? std::string("Sorry, the image provider refused this bot's credentials. The "
+                                  "operators can see why in the log.")
+                    : fmt::format("The provider refused this request: {}", error.message),
+        credentials ? "provider_unauthorized" : "provider_refused");
+    if (told.status == 200) {
+      co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_delivered, id);
+    }
+    co_return told;
+  }
+  if (auto kept = co_await keep_inline_outputs(id, *accepted); !kept) {
+    log->warn("imagine job {}: outputs not stored, the queue will retry: {}", id,
+              kept.error().message);
+    co_return net::Response::json_error(503, "the blob store is unavailable");
   }
   auto stored = co_await store_call(*deps_.cpu, *deps_.store, &JobStore::set_provider_job, id,
                                     accepted->provider_job_id);
   if (!stored) {
-    // Lost, the provider's job would run unseen: the retry submits again (one more job at
-    // the provider, never a lost one for the user).
+    // The mark of the submit stays: the prediction's first event is adopted (see submit()).
     log->warn("imagine job {}: provider job not stored, the queue will retry: {}", id,
               stored.error().message);
     co_return net::Response::json_error(503, "the imagine store is unavailable");
   }
-  log->info("imagine job {}: submitted to {} as {}", id, job->model, accepted->provider_job_id);
+  log->info("imagine job {}: submitted to {} as {}", id, job.model, accepted->provider_job_id);
   co_await send_event(fmt::format("sub-{}", id), id, *accepted);
   co_return net::Response::json(200, R"({"note":"submitted"})");
+}
+
+std::string ImagineModule::public_base() const {
+  std::string base = deps_.config.public_url;
+  while (base.ends_with('/')) base.pop_back();
+  return base;
+}
+
+// A synchronous provider answers the images themselves (data: URIs): stored as blobs at once,
+// the update then names them ("blob:KEY"), so that task bodies and the job store stay small.
+asio::awaitable<Result<void>> ImagineModule::keep_inline_outputs(const std::string& job_id,
+                                                                 imagine::JobUpdate& update) {
+  for (std::size_t i = 0; i < update.outputs.size(); ++i) {
+    std::string& output = update.outputs[i];
+    if (!output.starts_with("data:")) continue;
+    auto file = co_await fetch_output(*deps_.fetcher, *deps_.blobs, std::move(output));
+    if (!file) {
+      output = "data:,";  // unusable: the delivery says so
+      continue;
+    }
+    storage::PutOptions put;
+    put.content_type = file->content_type;
+    auto blob = co_await deps_.blobs->put(
+        fmt::format("imagine/{}/raw-{}.{}", job_id, i + 1, file->extension), std::move(file->bytes),
+        std::move(put));
+    if (!blob) co_return tl::unexpected(blob.error());
+    output = "blob:" + blob->key;
+  }
+  co_return Result<void>{};
 }
 
 asio::awaitable<Result<bool>> ImagineModule::send_event(std::string task_id,
@@ -371,20 +437,18 @@ asio::awaitable<net::Response> ImagineModule::webhook(net::Request request) {
     if (webhooks_ != nullptr) webhooks_->labels({std::string(r)}).inc();
   };
   const std::string kind(request.path().substr(kWebhookRoute.size()));
-  const imagine::StandardWebhooks* verifier =
+  imagine::WebhookVerifier* verifier =
       deps_.providers != nullptr ? deps_.providers->verifier(kind) : nullptr;
   if (verifier == nullptr) {
-    co_return net::Response::json_error(404, "no webhook secret is configured for this provider");
+    co_return net::Response::json_error(404, "no webhook is configured for this provider");
   }
-  const auto header = [&](std::string_view name) { return request.headers.get(name).value_or(""); };
-  auto verified = verifier->verify(
-      {header("webhook-id"), header("webhook-timestamp"), header("webhook-signature")},
-      request.body, deps_.wall());
-  if (!verified) {
-    result("unauthenticated");
+  auto event_id = co_await verifier->verify(request.headers, request.body, deps_.wall());
+  if (!event_id) {
+    const bool keys_missing = event_id.error().kind == ErrorKind::kUnavailable;
+    result(keys_missing ? "failed" : "unauthenticated");
     core::logger("bot")->warn("webhook from {} refused: {}", request.remote,
-                              verified.error().message);
-    co_return net::Response::json_error(401, verified.error().message);
+                              event_id.error().message);
+    co_return net::Response::json_error(keys_missing ? 503 : 401, event_id.error().message);
   }
   const auto job_id = request.query_param("job");
   auto update = deps_.providers->any_of_kind(kind)->parse_event(request.body);
@@ -393,7 +457,7 @@ asio::awaitable<net::Response> ImagineModule::webhook(net::Request request) {
     co_return net::Response::json_error(
         400, update ? "the webhook address lacks its job" : update.error().message);
   }
-  auto sent = co_await send_event(event_task_name(header("webhook-id")), *job_id, *update);
+  auto sent = co_await send_event(event_task_name(*event_id), *job_id, *update);
   if (!sent) {
     result("failed");
     core::logger("bot")->warn("webhook for imagine job {} not recorded: {}", *job_id,
@@ -417,6 +481,22 @@ asio::awaitable<net::Response> ImagineModule::event(net::Request request) {
     co_return net::Response::json(200, R"({"note":"unknown job"})");
   }
   if (!record) co_return net::Response::json_error(503, "the imagine store is unavailable");
+  if (record->provider_job_id.empty()) {
+    if (record->submitting != imagine::Clock::time_point{}) {
+      // Our submit is in doubt and the provider names its prediction: adopted, unless the
+      // prediction is another job's (a signed event replayed to this job's address).
+      auto owner = co_await store_call(*deps_.cpu, *deps_.store, &JobStore::find_by_provider_job,
+                                       record->model, update->provider_job_id);
+      if (!owner && owner.error().kind == ErrorKind::kNotFound) {
+        auto adopted = co_await store_call(*deps_.cpu, *deps_.store, &JobStore::set_provider_job,
+                                           id, update->provider_job_id);
+        if (!adopted) co_return net::Response::json_error(503, "the imagine store is unavailable");
+        log->info("imagine job {}: provider job {} adopted from its event", id,
+                  update->provider_job_id);
+        record->provider_job_id = update->provider_job_id;
+      }
+    }
+  }
   if (record->provider_job_id.empty()) {
     if (deps_.wall() - record->created < kSubmitGrace) {
       co_return net::Response::json_error(503, "the job's submit has not been stored yet");
@@ -445,6 +525,13 @@ asio::awaitable<net::Response> ImagineModule::event(net::Request request) {
       co_await store_call(*deps_.cpu, *deps_.store, &JobStore::apply, id, *update, deps_.wall());
   if (!applied) co_return net::Response::json_error(503, "the imagine store is unavailable");
   if (applied->deliver) co_return co_await deliver(applied->record);
+  if (!imagine::terminal(applied->record.state.status) && !applied->record.delivered) {
+    auto job = parse_imagine_job(applied->record.request);
+    imagine::Provider* provider = deps_.providers->find(applied->record.model);
+    if (job && provider != nullptr && deps_.finish->past_give_up(job->target)) {
+      co_return co_await give_up(applied->record, *provider, job->target);
+    }
+  }
   if (applied->changed) co_await show_progress(applied->record);
   co_return net::Response::json(200, R"({"note":"merged"})");
 }
@@ -509,13 +596,15 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
   const std::size_t n = std::min<std::size_t>(record.state.outputs.size(), job.video ? 1 : 4);
   std::vector<Result<OutputFile>> files(n, fail(ErrorKind::kInternal, "not fetched"));
   auto fetch = [&](std::size_t i) -> asio::awaitable<void> {
-    files[i] = co_await fetch_output(*deps_.fetcher, record.state.outputs[i]);
+    files[i] = co_await fetch_output(*deps_.fetcher, *deps_.blobs, record.state.outputs[i]);
   };
   co_await core::fan_out(n, 4, fetch);
   for (const auto& file : files) {
     if (file) continue;
-    if (file.error().kind == ErrorKind::kNotFound ||
-        file.error().kind == ErrorKind::kInvalidArgument) {
+    // Gone, refused by the fetch policy, too large or not a picture: no retry changes that.
+    const ErrorKind kind = file.error().kind;
+    if (kind == ErrorKind::kNotFound || kind == ErrorKind::kInvalidArgument ||
+        kind == ErrorKind::kPermissionDenied || kind == ErrorKind::kResourceExhausted) {
       log->warn("imagine job {}: output unusable: {}", id, file.error().message);
       count("lost");
       co_return co_await deps_.finish->fail(
@@ -523,6 +612,12 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
           fmt::format("Sorry, the provider's result could not be used: {}. Please try again.",
                       file.error().message),
           "output_unusable");
+    }
+    if (deps_.finish->past_give_up(target)) {
+      log->warn("imagine job {}: output not fetched by the give-up point: {}", id,
+                file.error().message);
+      count("lost");
+      co_return co_await deps_.finish->fail(target, Failure::kTookTooLong, "gave_up");
     }
     log->warn("imagine job {}: output not fetched, the queue will retry: {}", id,
               file.error().message);
@@ -579,8 +674,9 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
     reply.filename = filename;
     reply.content_type = shown.content_type;
   }
-  count("succeeded");
-  co_return co_await send_reply(*deps_.tasks, std::move(reply));
+  auto sent = co_await send_reply(*deps_.tasks, std::move(reply));
+  if (sent.status == 200) count("succeeded");
+  co_return sent;
 }
 
 asio::awaitable<void> ImagineModule::poll_job(const JobRecord& record) {
@@ -588,6 +684,11 @@ asio::awaitable<void> ImagineModule::poll_job(const JobRecord& record) {
   const std::string& id = record.job_id;
   auto job = parse_imagine_job(record.request);
   imagine::Provider* provider = deps_.providers->find(record.model);
+  if (record.provider_job_id.empty() && deps_.wall() - record.created > kTokenLifetime) {
+    // Never submitted, and nobody left to answer: it waits no more.
+    co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_delivered, id);
+    co_return;
+  }
   if (!job || provider == nullptr || record.provider_job_id.empty()) co_return;
   const auto heard =
       std::chrono::duration_cast<std::chrono::milliseconds>(record.heard.time_since_epoch())
@@ -601,16 +702,7 @@ asio::awaitable<void> ImagineModule::poll_job(const JobRecord& record) {
     co_return;
   }
   if (deps_.finish->past_give_up(job->target)) {
-    auto canceled = co_await provider->cancel(record.provider_job_id);
-    log->warn("imagine job {}: past the give-up point, canceled at the provider{}", id,
-              canceled ? "" : fmt::format(" (refused: {})", canceled.error().message));
-    count("gave_up");
-    auto shown = co_await deps_.finish->fail(
-        job->target,
-        "Sorry, the provider took too long, so I canceled the job. Please try again in a moment.",
-        "gave_up");
-    if (shown.status == 200)
-      co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_delivered, id);
+    co_await give_up(record, *provider, job->target);
     co_return;
   }
   auto update = co_await provider->poll(record.provider_job_id);
@@ -629,6 +721,24 @@ asio::awaitable<void> ImagineModule::poll_job(const JobRecord& record) {
   if (auto sent = co_await send_event(task, id, *update); !sent) {
     log->warn("imagine job {}: poll answer not recorded: {}", id, sent.error().message);
   }
+}
+
+asio::awaitable<net::Response> ImagineModule::give_up(const JobRecord& record,
+                                                      imagine::Provider& provider,
+                                                      const DiscordTarget& target) {
+  auto canceled = co_await provider.cancel(record.provider_job_id);
+  core::logger("bot")->warn(
+      "imagine job {}: past the give-up point, canceled at the provider{}", record.job_id,
+      canceled ? "" : fmt::format(" (refused: {})", canceled.error().message));
+  count("gave_up");
+  auto shown = co_await deps_.finish->fail(
+      target,
+      "Sorry, the provider took too long, so I canceled the job. Please try again in a moment.",
+      "gave_up");
+  if (shown.status == 200) {
+    co_await store_call(*deps_.cpu, *deps_.store, &JobStore::mark_delivered, record.job_id);
+  }
+  co_return shown;
 }
 
 asio::awaitable<int> ImagineModule::poll_once() {

@@ -104,11 +104,20 @@ class ImagineModule : public std::enable_shared_from_this<ImagineModule> {
       const discord::Interaction& interaction, Result<ImagineJob> job);
   boost::asio::awaitable<discord::InteractionResponse> quota_refusal(const ImagineJob& job);
   boost::asio::awaitable<discord::InteractionResponse> cancel_button(discord::ComponentContext ctx);
+  boost::asio::awaitable<net::Response> send_to_provider(imagine::Provider& provider,
+                                                         const ImagineJob& job);
+  std::string public_base() const;  // [imagine] public_url without a trailing '/'
   boost::asio::awaitable<net::Response> deliver(const imagine::JobRecord& record);
   boost::asio::awaitable<net::Response> deliver_outputs(const imagine::JobRecord& record,
                                                         const ImagineJob& job);
   boost::asio::awaitable<void> show_progress(const imagine::JobRecord& record);
   boost::asio::awaitable<void> poll_job(const imagine::JobRecord& record);
+  // Cancels at the provider and tells the user (the give-up point passed).
+  boost::asio::awaitable<net::Response> give_up(const imagine::JobRecord& record,
+                                                imagine::Provider& provider,
+                                                const DiscordTarget& target);
+  boost::asio::awaitable<Result<void>> keep_inline_outputs(const std::string& job_id,
+                                                           imagine::JobUpdate& update);
   boost::asio::awaitable<Result<bool>> send_event(std::string task_id, const std::string& job_id,
                                                   const imagine::JobUpdate& update);
   void count(std::string_view outcome);

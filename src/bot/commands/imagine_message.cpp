@@ -50,7 +50,13 @@ Result<OutputFile> typed_output(std::string bytes) {
                     kind->video};
 }
 
-asio::awaitable<Result<OutputFile>> fetch_output(net::Fetcher& fetcher, std::string url) {
+asio::awaitable<Result<OutputFile>> fetch_output(net::Fetcher& fetcher, storage::BlobStore& blobs,
+                                                 std::string url) {
+  if (url.starts_with("blob:")) {
+    auto blob = co_await blobs.get(url.substr(5));
+    if (!blob) co_return tl::unexpected(blob.error());
+    co_return typed_output(std::move(blob->bytes));
+  }
   if (url.starts_with("data:")) {
     const auto comma = url.find(',');
     const std::string_view header = std::string_view(url).substr(0, comma);

@@ -30,10 +30,12 @@ struct OutputFile {
 // is neither an image nor a video" for anything else.
 Result<OutputFile> typed_output(std::string bytes);
 
-// An output: a data: URI (base64) as is, anything else downloaded through `fetcher` (the
+// An output: a data: URI (base64) as is, "blob:KEY" read from `blobs` (a synchronous
+// provider's images, stored when they came), anything else downloaded through `fetcher` (the
 // untrusted-URL policy: the provider names it). Errors: the fetcher's (kNotFound when the
-// provider deleted it), typed_output()'s.
-boost::asio::awaitable<Result<OutputFile>> fetch_output(net::Fetcher& fetcher, std::string url);
+// provider deleted it), the blob store's, typed_output()'s.
+boost::asio::awaitable<Result<OutputFile>> fetch_output(net::Fetcher& fetcher,
+                                                        storage::BlobStore& blobs, std::string url);
 
 // "Imagining… in line at the provider (position 3)", "… generating 40 %", with a Cancel button
 // whose custom_id is `cancel_id`.

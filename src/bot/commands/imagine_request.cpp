@@ -75,21 +75,12 @@ Result<ImagineJob> imagine_request(const discord::Options& options,
       core::code_points(job.negative) > kMaxPromptLength) {
     return refuse(fmt::format("Prompts are at most {} characters.", kMaxPromptLength));
   }
-  const std::string text = lower(job.prompt + "\n" + job.negative);
-  for (const auto& word : config.deny) {
-    if (!word.empty() && text.find(lower(word)) != std::string::npos) {
-      return refuse("Your prompt was refused: it contains words this bot does not draw.");
-    }
-  }
   job.video = options.get_bool("video", false);
   auto model = choose_model(config, options.get_string("model"), job.video);
   if (!model) return tl::unexpected(model.error());
   const core::ImagineModel& m = **model;
   job.model = m.name;
   job.video = m.video;
-  if (m.nsfw && !interaction.channel_nsfw) {
-    return refuse(fmt::format("`{}` is only available in age-restricted channels.", m.name));
-  }
   job.count = static_cast<int>(options.get_int("count", 1));
   if (job.video) job.count = 1;
   if (job.count < 1 || job.count > m.max_count) {
@@ -111,7 +102,24 @@ Result<ImagineJob> imagine_request(const discord::Options& options,
   if (job.seed < 0 || job.seed > kMaxImagineSeed) {
     return refuse(fmt::format("`seed` is 0 to {}.", kMaxImagineSeed));
   }
+  if (auto ok = check_job(job, interaction, config); !ok) return tl::unexpected(ok.error());
   return job;
+}
+
+Result<void> check_job(const ImagineJob& job, const discord::Interaction& interaction,
+                       const core::ImagineConfig& config) {
+  const auto* model = find_model(config, job.model);
+  if (model == nullptr) return refuse(fmt::format("`{}` is no longer offered here.", job.model));
+  const std::string text = lower(job.prompt + "\n" + job.negative);
+  for (const auto& word : config.deny) {
+    if (!word.empty() && text.find(lower(word)) != std::string::npos) {
+      return refuse("Your prompt was refused: it contains words this bot does not draw.");
+    }
+  }
+  if (model->nsfw && !interaction.channel_nsfw) {
+    return refuse(fmt::format("`{}` is only available in age-restricted channels.", model->name));
+  }
+  return {};
 }
 
 std::vector<discord::Choice> model_choices(const core::ImagineConfig& config,

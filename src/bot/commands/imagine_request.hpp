@@ -32,6 +32,11 @@ Result<ImagineJob> imagine_request(const discord::Options& options,
                                    const core::ImagineConfig& config,
                                    const std::function<std::int64_t()>& random_seed);
 
+// The checks that hold for every job, a Re-roll's too (with the click's interaction): the model
+// still offered, the deny list, NSFW models only in age-restricted channels.
+Result<void> check_job(const ImagineJob& job, const discord::Interaction& interaction,
+                       const core::ImagineConfig& config);
+
 // The model `name` names, or nullptr.
 const core::ImagineModel* find_model(const core::ImagineConfig& config, std::string_view name);
 
