@@ -7,6 +7,8 @@
 // Every wait is bounded: the emulator's long polls wake on the event itself; the fake's and
 // mando's counters are read under a deadline.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <future>
 #include <map>
@@ -68,8 +70,13 @@ class WebhookRelay {
       forward.method = "POST";
       forward.url = target + r.target;
       for (const auto& [name, value] : r.headers.fields()) {
-        if (name.starts_with("webhook-") || name == "content-type")
+        std::string lower = name;
+        std::ranges::transform(lower, lower.begin(),
+                               [](unsigned char c) { return std::tolower(c); });
+        if (lower.starts_with("webhook-") || lower.starts_with("x-fal-webhook-") ||
+            lower == "content-type") {
           forward.headers.add(name, value);
+        }
       }
       forward.body = std::move(r.body);
       auto answer = co_await client_.send(std::move(forward));
@@ -124,29 +131,38 @@ max_backoff = "500ms"
 workers = 1
 [fetch]
 allow_http = true
-allow = ["{}"]
+allow = ["{0}"]
 [imagine]
-public_url = "{}"
+public_url = "{1}"
 poll_after = "1s"
 [imagine.models.fake]
 provider = "replicate"
-endpoint = "{}/v1"
+endpoint = "{2}/v1"
 version = "fake-version-1"
 description = "the test's fake"
 [imagine.models.fakevideo]
 provider = "replicate"
-endpoint = "{}/v1"
+endpoint = "{2}/v1"
 version = "fake-video-1"
 video = true
-{}
+[imagine.models.falfake]
+provider = "fal"
+endpoint = "{2}/fal"
+version = "fake-ai/flux/dev"
+jwks_url = "{2}/fal/.well-known/jwks.json"
+[imagine.models.openaifake]
+provider = "openai"
+endpoint = "{2}/openai/v1"
+version = "fake-image-1"
+{3}
 )",
                              fake.substr(std::string_view("http://").size()), relay_.url(), fake,
-                             fake, extra));
+                             extra));
   }
 
   // Starts mando (the models' secrets from the environment) and points the relay at it.
   void start(std::map<std::string, std::string> env = {}) {
-    for (std::string model : {"FAKE", "FAKEVIDEO"}) {
+    for (std::string model : {"FAKE", "FAKEVIDEO", "FALFAKE", "OPENAIFAKE"}) {
       env["MANDO_IMAGINE_MODELS_" + model + "_API_TOKEN"] = kToken;
       env["MANDO_IMAGINE_MODELS_" + model + "_WEBHOOK_SECRET"] = kSecret;
     }
@@ -378,6 +394,28 @@ TEST_F(ImagineE2eTest, ATokenAboutToExpireIsCanceledAtTheProviderAndTold) {
   const std::string content = content_of(final_form(*sent.message_id));
   EXPECT_NE(content.find("took too long, so I canceled the job"), std::string::npos) << content;
   EXPECT_EQ(fake_->stats().canceled, 1);
+}
+
+TEST_F(ImagineE2eTest, TheFalShapeDeliversThroughItsSignedCompletion) {
+  start();
+  auto sent = command(R"(/imagine prompt:"a fal harbour" model:falfake count:2)");
+  ASSERT_TRUE(sent.message_id);
+  auto message = final_form(*sent.message_id);
+  ASSERT_EQ(message.at("attachments").as_array().size(), 1u) << json::serialize(message);
+  EXPECT_EQ(message.at("attachments").at(0).at("filename"), "grid.png");
+  EXPECT_NE(metrics().find("mando_imagine_webhooks_total{result=\"accepted\"} 1"),
+            std::string::npos)
+      << "the completion came by webhook, checked against the JWKS";
+}
+
+TEST_F(ImagineE2eTest, TheOpenAiShapeDeliversTheImagesItAnswered) {
+  start();
+  auto sent = command(R"(/imagine prompt:"an openai harbour" model:openaifake)");
+  ASSERT_TRUE(sent.message_id);
+  auto message = final_form(*sent.message_id);
+  ASSERT_EQ(message.at("attachments").as_array().size(), 1u) << json::serialize(message);
+  EXPECT_EQ(attachment(message).substr(0, 4), "\x89PNG");
+  EXPECT_EQ(fake_->stats().webhooks_sent, 0);
 }
 
 }  // namespace

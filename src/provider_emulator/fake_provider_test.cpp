@@ -13,6 +13,10 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "core/crypto.hpp"
+#include "imagine/fal_provider.hpp"
+#include "imagine/fal_webhooks.hpp"
+#include "imagine/openai_provider.hpp"
 #include "imagine/replicate.hpp"
 #include "imagine/replicate_provider.hpp"
 #include "imagine/standard_webhooks.hpp"
@@ -33,6 +37,7 @@ struct Webhook {
   std::string timestamp;
   std::string signature;
   std::string body;
+  net::Headers headers;
 };
 
 // Records the webhooks it receives; wait_for() waits (bounded) until one matches.
@@ -45,8 +50,8 @@ class WebhookSink {
             std::lock_guard lock(mutex_);
             hooks_.push_back({std::string(r.headers.get("webhook-id").value_or("")),
                               std::string(r.headers.get("webhook-timestamp").value_or("")),
-                              std::string(r.headers.get("webhook-signature").value_or("")),
-                              r.body});
+                              std::string(r.headers.get("webhook-signature").value_or("")), r.body,
+                              r.headers});
             changed_.notify_all();
             co_return net::Response::text(200, "ok");
           });
@@ -92,13 +97,19 @@ class FakeProviderTest : public ::testing::Test {
 
   imagine::ReplicateProvider provider(std::string version = "fake-version-1",
                                       std::string token = "r8_fake_token") {
-    core::ImagineModel model;
-    model.name = "fake";
-    model.provider = "replicate";
-    model.endpoint = fake_->endpoint() + "/";
-    model.version = std::move(version);
-    model.api_token = std::move(token);
-    return imagine::ReplicateProvider(client_, std::move(model));
+    return imagine::ReplicateProvider(
+        client_, model("replicate", fake_->endpoint() + "/", std::move(version), std::move(token)));
+  }
+
+  static core::ImagineModel model(std::string kind, std::string endpoint, std::string version,
+                                  std::string token = "r8_fake_token") {
+    core::ImagineModel m;
+    m.name = "fake";
+    m.provider = std::move(kind);
+    m.endpoint = std::move(endpoint);
+    m.version = std::move(version);
+    m.api_token = std::move(token);
+    return m;
   }
 
   Result<imagine::JobUpdate> submit(imagine::ReplicateProvider& p, std::string prompt,
@@ -227,6 +238,77 @@ TEST_F(FakeProviderTest, DuplicatedWebhooksRepeatTheirId) {
   });
   EXPECT_TRUE(has_terminal(hooks, 2));
   for (const auto& [id, n] : copies(hooks)) EXPECT_EQ(n, 2) << id;
+}
+
+TEST_F(FakeProviderTest, TheFalShapeSignsItsCompletionWithTheKeyOfItsJwks) {
+  WebhookSink sink;
+  imagine::FalProvider fal(client_, model("fal", fake_->url() + "/fal", "fake-ai/flux/dev"));
+  imagine::Submission s;
+  s.input = json::object{{"prompt", "a red fox"}, {"num_images", 2}};
+  s.webhook = sink.url();
+  auto created = testing::run_awaitable(ioc_, fal.submit(std::move(s)));
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_EQ(created->status, Status::kStarting);
+  EXPECT_EQ(created->queue_position, 1);
+
+  const auto hooks = sink.wait_for([](const auto& h) { return !h.empty(); });
+  ASSERT_EQ(hooks.size(), 1u) << "fal sends the completion only";
+  imagine::FalWebhookVerifier verifier([this]() -> asio::awaitable<Result<std::string>> {
+    net::ClientRequest get;
+    get.url = fake_->url() + "/fal/.well-known/jwks.json";
+    auto answer = co_await client_.send(std::move(get));
+    if (!answer) co_return tl::unexpected(answer.error());
+    co_return answer->body;
+  });
+  auto id = testing::run_awaitable(
+      ioc_, verifier.verify(hooks[0].headers, hooks[0].body, std::chrono::system_clock::now()));
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(*id, "fal-" + created->provider_job_id);
+  auto done = fal.parse_event(hooks[0].body);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, Status::kSucceeded);
+  EXPECT_EQ(done->outputs.size(), 2u);
+
+  auto polled = testing::run_awaitable(ioc_, fal.poll(created->provider_job_id));
+  ASSERT_TRUE(polled) << polled.error().message;
+  EXPECT_EQ(polled->status, Status::kSucceeded);
+  EXPECT_EQ(polled->outputs, done->outputs);
+
+  imagine::Submission failing;
+  failing.input = json::object{{"prompt", "a fox [fail]"}};
+  auto bad = testing::run_awaitable(ioc_, fal.submit(std::move(failing)));
+  ASSERT_TRUE(bad);
+  imagine::JobUpdate update;
+  for (int i = 0; i < 5000 && !imagine::terminal(update.status); ++i) {
+    update = testing::run_awaitable(ioc_, fal.poll(bad->provider_job_id)).value_or(update);
+  }
+  EXPECT_EQ(update.status, Status::kFailed);
+  EXPECT_NE(update.error.find("asked to fail"), std::string::npos) << update.error;
+  EXPECT_TRUE(testing::run_awaitable(ioc_, fal.cancel(bad->provider_job_id))) << "already over";
+}
+
+TEST_F(FakeProviderTest, TheOpenAiShapeAnswersTheImagesThemselves) {
+  imagine::OpenAiProvider openai(client_,
+                                 model("openai", fake_->url() + "/openai/v1", "fake-image-1"));
+  imagine::Submission s;
+  s.input = json::object{{"prompt", "a red fox"}, {"n", 2}, {"size", "1024x1024"}};
+  auto done = testing::run_awaitable(ioc_, openai.submit(std::move(s)));
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ(done->status, Status::kSucceeded);
+  ASSERT_EQ(done->outputs.size(), 2u);
+  const std::string& first = done->outputs[0];
+  ASSERT_TRUE(first.starts_with("data:"));
+  auto png = core::from_base64(std::string_view(first).substr(first.find(',') + 1),
+                               core::Base64::kStandard);
+  ASSERT_TRUE(png);
+  EXPECT_EQ(png->substr(0, 4), "\x89PNG");
+  EXPECT_FALSE(testing::run_awaitable(ioc_, openai.poll(done->provider_job_id)));
+
+  imagine::OpenAiProvider wrong(
+      client_, model("openai", fake_->url() + "/openai/v1", "fake-image-1", "sk-wrong"));
+  auto refused = testing::run_awaitable(ioc_, wrong.submit({}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnauthenticated);
 }
 
 }  // namespace
