@@ -1,9 +1,12 @@
-// Fuzzes what a GPU provider's webhook hands mando before anything is trusted: the Standard
-// Webhooks verifier and the Replicate prediction parser. The input is three header lines
-// (webhook-id, webhook-timestamp, webhook-signature) and then the raw body. Whatever they hold:
+// Fuzzes what GPU providers hand mando: the Standard Webhooks verifier and every provider's
+// JSON (Replicate predictions, fal statuses, results and webhooks, OpenAI images answers, a
+// JWKS, the imagine-events update). The input is three header lines (webhook-id,
+// webhook-timestamp, webhook-signature) and then the raw body. Whatever they hold:
 //  - verify() accepts only when the signature header carries the entry sign() gives the body,
 //    and every refusal is kUnauthenticated;
-//  - a parsed prediction has a non-empty id, and a percentage, when there is one, in 0..100.
+//  - a parsed update has a non-empty id, and a percentage, when there is one, in 0..100;
+//  - every refusal of a parser is kInvalidArgument;
+//  - an update survives its own JSON form unchanged.
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "imagine/fal.hpp"
+#include "imagine/fal_webhooks.hpp"
+#include "imagine/openai_provider.hpp"
 #include "imagine/replicate.hpp"
 #include "imagine/standard_webhooks.hpp"
 
@@ -29,6 +35,19 @@ std::string_view next_line(std::string_view& rest) {
   const auto line = rest.substr(0, end);
   rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
   return line;
+}
+
+void check_update(const mando::Result<mando::imagine::JobUpdate>& update) {
+  if (!update) {
+    check(update.error().kind == ErrorKind::kInvalidArgument);
+    return;
+  }
+  check(!update->provider_job_id.empty());
+  check(!update->percent || (*update->percent >= 0 && *update->percent <= 100));
+  const auto back = mando::imagine::parse_update(mando::imagine::to_json(*update));
+  check(back.has_value() && back->provider_job_id == update->provider_job_id &&
+        back->status == update->status && back->outputs == update->outputs &&
+        back->percent == update->percent && back->error == update->error);
 }
 
 const StandardWebhooks& verifier() {
@@ -63,12 +82,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(verdict.error().kind == ErrorKind::kUnauthenticated);
   }
 
-  const auto prediction = mando::imagine::replicate::parse_prediction(body);
-  if (prediction) {
-    check(!prediction->provider_job_id.empty());
-    check(!prediction->percent || (*prediction->percent >= 0 && *prediction->percent <= 100));
-  } else {
-    check(prediction.error().kind == ErrorKind::kInvalidArgument);
+  namespace imagine = mando::imagine;
+  check_update(imagine::replicate::parse_prediction(body));
+  check_update(imagine::fal::parse_webhook(body));
+  check_update(imagine::fal::parse_status("request-1", body));
+  check_update(imagine::openai::parse_images(body, "sync-1"));
+  check_update(imagine::parse_update(body));
+  if (auto outputs = imagine::fal::parse_result(body); !outputs) {
+    check(outputs.error().kind == ErrorKind::kInvalidArgument);
+  }
+  if (auto keys = imagine::parse_jwks(body); !keys) {
+    check(keys.error().kind == ErrorKind::kInvalidArgument);
   }
   return 0;
 }

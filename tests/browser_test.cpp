@@ -60,6 +60,7 @@ TEST(BrowserTest, DevPageShowsEveryImageWithOneUpdateStream) {
   EXPECT_EQ(result.at("reloaded").as_int64(), 50);
   EXPECT_EQ(result.at("rerolled").as_int64(), 1);
   EXPECT_EQ(result.at("transformed").as_int64(), 2);
+  EXPECT_EQ(result.at("imagined").as_int64(), 1);
   EXPECT_EQ(result.at("max_events_open").as_int64(), 1);
 
   mando.signal(SIGTERM);

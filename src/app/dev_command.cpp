@@ -4,6 +4,12 @@
 // to trust; mando's Discord client talks to the emulator's REST API; the commands are
 // registered with it as `mando commands sync` would. Open the printed page, type
 // `/mando symmetry:12 palette:twilight` and watch the message turn into the mandala.
+//
+// /imagine works out of the box too: unless the configuration names models of its own, a fake
+// GPU provider (src/provider_emulator) runs on a third loopback port and three models point at
+// it, one per API shape (mandala-xl: Replicate-style, mandala-fal: fal-style, mandala-sync:
+// OpenAI-compatible) plus a video one. Its webhooks reach mando at [server] listen when that
+// is a fixed port; with port 0 jobs are found by polling.
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +20,7 @@
 #include "bot/bot.hpp"
 #include "core/log.hpp"
 #include "emulator/emulator_server.hpp"
+#include "provider_emulator/fake_provider.hpp"
 
 namespace mando::app {
 namespace {
@@ -25,6 +32,7 @@ struct DevFlags {
   std::string listen;
   std::string internal_listen;
   std::string emulator_listen = "127.0.0.1:8090";
+  std::string provider_listen = "127.0.0.1:0";
   std::string data_dir;
 };
 
@@ -37,8 +45,57 @@ asio::awaitable<void> connect(emulator::EmulatorServer& host, std::string bot_ur
     co_return;
   }
   log->info("the emulator sends interactions to {}/interactions", bot_url);
-  fmt::print("open {}/ and type /mando symmetry:12 palette:twilight\n", host.url());
+  fmt::print("open {}/ and type /mando symmetry:12 palette:twilight (or /imagine prompt:...)\n",
+             host.url());
   std::fflush(stdout);
+}
+
+// What the dev server owns besides mando: both stand-ins, destroyed before the io_context.
+struct StandIns {
+  std::unique_ptr<emulator::EmulatorServer> discord;
+  std::unique_ptr<provider_emulator::FakeProvider> provider;
+};
+
+core::ImagineModel fake_model(std::string name, std::string provider, std::string endpoint,
+                              std::string version,
+                              const provider_emulator::FakeProviderOptions& o) {
+  core::ImagineModel m;
+  m.name = std::move(name);
+  m.provider = std::move(provider);
+  m.endpoint = std::move(endpoint);
+  m.version = std::move(version);
+  m.api_token = o.api_token;
+  m.webhook_secret = o.webhook_secret;
+  m.description = "the local fake provider (mandalas from the prompt)";
+  m.price = "free";
+  return m;
+}
+
+// Points /imagine at the fake provider when the configuration has no models of its own.
+void use_fake_provider(core::Config& c, const provider_emulator::FakeProvider& fake,
+                       const provider_emulator::FakeProviderOptions& options) {
+  c.fetch.allow_http = true;
+  c.fetch.allow.push_back(fake.url().substr(std::string_view("http://").size()));
+  if (!c.imagine.models.empty()) return;
+  auto& models = c.imagine.models;
+  models.push_back(
+      fake_model("mandala-xl", "replicate", fake.endpoint(), "fake/mandala-xl", options));
+  auto video =
+      fake_model("mandala-video", "replicate", fake.endpoint(), "fake/mandala-video", options);
+  video.video = true;
+  models.push_back(std::move(video));
+  auto fal = fake_model("mandala-fal", "fal", fake.url() + "/fal", "fake/mandala/fal", options);
+  fal.jwks_url = fake.url() + "/fal/.well-known/jwks.json";
+  models.push_back(std::move(fal));
+  models.push_back(
+      fake_model("mandala-sync", "openai", fake.url() + "/openai/v1", "mandala-sync", options));
+  c.imagine.default_model = "mandala-xl";
+  if (c.server.listen.ends_with(":0")) {
+    c.imagine.webhooks = false;  // no address to give the provider before mando listens
+    c.imagine.poll_after = std::chrono::seconds(2);
+  } else if (c.imagine.public_url.empty()) {
+    c.imagine.public_url = "http://" + c.server.listen;
+  }
 }
 
 int dev(const DevFlags& flags) {
@@ -53,13 +110,14 @@ int dev(const DevFlags& flags) {
   asio::io_context* io = nullptr;
   ServeHooks hooks;
   hooks.prepare = [&](asio::io_context& ioc, core::Config& c) -> Result<std::shared_ptr<void>> {
+    auto owned = std::make_shared<StandIns>();
     auto started = emulator::EmulatorServer::start(ioc, flags.emulator_listen);
     if (!started) {
       return fail(started.error().kind,
                   fmt::format("the Discord emulator: {}", started.error().message));
     }
-    std::shared_ptr<emulator::EmulatorServer> owned = std::move(*started);
-    host = owned.get();
+    owned->discord = std::move(*started);
+    host = owned->discord.get();
     io = &ioc;
     c.discord.public_key = host->emulator().public_key_hex();
     c.discord.application_id = host->emulator().application_id();
@@ -70,6 +128,15 @@ int dev(const DevFlags& flags) {
     c.fetch.allow.push_back(host->url().substr(std::string_view("http://").size()));
     core::logger("dev")->info("Discord emulator on {} (its REST API: {})", host->url(),
                               host->api_base_url());
+    const provider_emulator::FakeProviderOptions fake_options;
+    auto fake = provider_emulator::FakeProvider::start(ioc, flags.provider_listen, fake_options);
+    if (!fake) {
+      return fail(fake.error().kind,
+                  fmt::format("the fake GPU provider: {}", fake.error().message));
+    }
+    owned->provider = std::move(*fake);
+    use_fake_provider(c, *owned->provider, fake_options);
+    core::logger("dev")->info("fake GPU provider on {}", owned->provider->url());
     return std::static_pointer_cast<void>(owned);
   };
   hooks.listening = [&](const std::string& url) {
@@ -94,6 +161,8 @@ void add_dev_command(CLI::App& app) {
                   "HOST:PORT for mando's internal listener, overrides [server] internal_listen");
   cmd->add_option("--emulator-listen", flags->emulator_listen,
                   "HOST:PORT for the emulator and its web page (default 127.0.0.1:8090)");
+  cmd->add_option("--provider-listen", flags->provider_listen,
+                  "HOST:PORT for the fake GPU provider /imagine uses (default: a free port)");
   cmd->add_option("--data-dir", flags->data_dir, "Directory for mando's data, overrides data_dir");
   cmd->callback([flags] {
     if (int status = dev(*flags); status != 0) throw CLI::RuntimeError(status);

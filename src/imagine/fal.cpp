@@ -40,6 +40,11 @@ std::string string_at(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// fal counts the place in line from 0 (next); mando from 1. Bounded like every position.
+int position_of(const json::value& p) {
+  return static_cast<int>(std::clamp<std::int64_t>(p.get_int64(), 0, 999'999)) + 1;
+}
+
 void add_url(const json::value* file, std::vector<std::string>& out) {
   if (file == nullptr || !file->is_object()) return;
   if (auto url = string_at(file->as_object(), "url"); !url.empty()) out.push_back(std::move(url));
@@ -108,8 +113,7 @@ Result<JobUpdate> parse_submitted(std::string_view body) {
     return malformed("submit answer", "field `request_id` must be a non-empty string");
   }
   if (const json::value* p = o->if_contains("queue_position"); p != nullptr && p->is_int64()) {
-    update.queue_position =
-        static_cast<int>(std::clamp<std::int64_t>(p->get_int64(), 0, 1'000'000)) + 1;
+    update.queue_position = position_of(*p);
   }
   return update;
 }
@@ -123,9 +127,7 @@ Result<JobUpdate> parse_status(std::string_view request_id, std::string_view bod
   if (status == "IN_QUEUE") {
     update.status = Status::kStarting;
     if (const json::value* p = o->if_contains("queue_position"); p != nullptr && p->is_int64()) {
-      // fal counts from 0 (next); mando's positions count from 1.
-      update.queue_position =
-          static_cast<int>(std::clamp<std::int64_t>(p->get_int64(), 0, 1'000'000)) + 1;
+      update.queue_position = position_of(*p);
     }
   } else if (status == "IN_PROGRESS") {
     update.status = Status::kProcessing;

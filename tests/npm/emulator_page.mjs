@@ -13,8 +13,10 @@
 //      whose sheet shows, titled "1 image, 64 × 64".
 //   5. Transform images (the message command, under Apps) on that message: another sheet,
 //      "1 image, 512 × 512".
+//   6. /imagine typed (the fake GPU provider `mando dev` runs): after its progress lines, a
+//      message titled with the prompt showing the 2 × 2 grid of its four images.
 // On success it prints one JSON line ({"typed", "reloaded", "rerolled", "transformed",
-// "max_events_open"})
+// "imagined", "max_events_open"})
 // and exits 0; on failure it prints the reason to stderr and exits 1.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -138,8 +140,19 @@ try {
     transformed.push(made[0]);
   }
 
+  // 6. /imagine, through the fake provider.
+  const seenBefore = new Set(await shown(page));
+  await page.fill("#cmd", '/imagine prompt:"a lighthouse at dusk" count:4');
+  await page.press("#cmd", "Enter");
+  await waitLoaded(page, seenBefore.size + 1, "waiting for /imagine");
+  const imagined = (await shown(page)).filter(id => !seenBefore.has(id));
+  if (imagined.length !== 1) throw new Error(`/imagine made ${imagined.length} messages, wanted 1`);
+  const title = await page.locator(`#log .msg[data-id="${imagined[0]}"] .embed .title`).textContent();
+  if (title !== "a lighthouse at dusk") throw new Error(`/imagine's title is "${title}"`);
+
   console.log(JSON.stringify({ typed: 10, reloaded, rerolled: after.length,
-                               transformed: transformed.length, max_events_open: maxEventsOpen }));
+                               transformed: transformed.length, imagined: imagined.length,
+                               max_events_open: maxEventsOpen }));
 } catch (e) {
   console.error(e.stack || String(e));
   exitCode = 1;
