@@ -313,11 +313,14 @@ Result<std::vector<ImagineModel>> read_imagine_models(const toml::table& file,
     } else if (key == "version") {
       ok = text(m.version);
     } else if (key == "api_token" || key == "webhook_secret") {
-      ok = text(key == "api_token" ? m.api_token : m.webhook_secret);
-      warnings.push_back(fmt::format(
-          "{} is written in {}; prefer {}_file or MANDO_IMAGINE_MODELS_{}_{} so the secret stays "
-          "out of files that get shared",
-          field, path, key, env_part(m.name), env_part(key)));
+      std::string& secret = key == "api_token" ? m.api_token : m.webhook_secret;
+      ok = text(secret);
+      if (ok && !secret.empty()) {
+        warnings.push_back(fmt::format(
+            "{} is written in {}; prefer {}_file or MANDO_IMAGINE_MODELS_{}_{} so the secret "
+            "stays out of files that get shared",
+            field, path, key, env_part(m.name), env_part(key)));
+      }
     } else if (key == "api_token_file") {
       ok = secret_file(m.api_token);
     } else if (key == "webhook_secret_file") {
@@ -397,6 +400,16 @@ Result<std::vector<ImagineModel>> read_imagine_models(const toml::table& file,
       return tl::unexpected(bad_table_key(path, name, "version is required").error());
     }
     const std::string prefix = "MANDO_IMAGINE_MODELS_" + env_part(m.name);
+    for (const auto& other : *models) {
+      if (&other != &m && other.name < m.name && env_part(other.name) == env_part(m.name)) {
+        return tl::unexpected(
+            bad_table_key(path, name,
+                          fmt::format("its secrets' variables ({}_...) are also those of "
+                                      "[imagine.models.{}]: rename one",
+                                      prefix, other.name))
+                .error());
+      }
+    }
     if (auto ok = model_secret_from_env(env, prefix + "_API_TOKEN", used_env, m.api_token); !ok) {
       return tl::unexpected(ok.error());
     }

@@ -475,6 +475,12 @@ TEST_F(ConfigTest, ImagineModelMistakesNameTheModelAndKey) {
                                                 {"MANDO_IMAGINE_MODELS_M_API_TOKEN_FILE", "/x"}})
           .find("set only one"),
       std::string::npos);
+  const std::string twins =
+      "[imagine.models.a-b]\nprovider = \"fal\"\nendpoint = \"https://x\"\nversion = \"v/w\"\n"
+      "[imagine.models.a_b]\nprovider = \"fal\"\nendpoint = \"https://x\"\nversion = \"v/w\"\n";
+  EXPECT_NE(error_for(twins).find("(MANDO_IMAGINE_MODELS_A_B_...) are also those of"),
+            std::string::npos)
+      << error_for(twins);
 }
 
 TEST_F(ConfigTest, ImagineModelSecretWrittenInFileWarnsWithoutTheSecret) {
@@ -488,6 +494,14 @@ TEST_F(ConfigTest, ImagineModelSecretWrittenInFileWarnsWithoutTheSecret) {
   ASSERT_EQ(c->warnings.size(), 1u);
   EXPECT_EQ(c->warnings[0].find("r8_visible"), std::string::npos);
   EXPECT_NE(c->warnings[0].find("MANDO_IMAGINE_MODELS_FLUX_API_TOKEN"), std::string::npos);
+
+  auto empty = load_config(write("e.toml",
+                                 "[imagine.models.flux]\nprovider = \"replicate\"\n"
+                                 "endpoint = \"https://api.replicate.com/v1\"\n"
+                                 "version = \"a/b\"\nwebhook_secret = \"\"\n"),
+                           {});
+  ASSERT_TRUE(empty) << empty.error().message;
+  EXPECT_TRUE(empty->warnings.empty()) << "an empty value is no secret written down";
 }
 
 }  // namespace

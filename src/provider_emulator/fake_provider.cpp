@@ -59,7 +59,14 @@ struct Prediction {
   std::set<std::string, std::less<>> events;  // empty: every event
   std::chrono::steady_clock::time_point cancel_at = std::chrono::steady_clock::time_point::max();
   std::vector<std::string> held;  // webhook bodies held back to be shuffled
+  FakeTimeline timeline;
 };
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct Files {
   std::vector<std::string> data;
@@ -200,6 +207,16 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void set_generation(std::chrono::milliseconds generation) { generation_ms_ = generation.count(); }
+
+  std::vector<FakeTimeline> timelines() const {
+    std::lock_guard lock(mutex_);
+    std::vector<FakeTimeline> out;
+    for (const auto& [id, p] : predictions_) {
+      out.push_back(p.timeline);
+      out.back().prompt = p.prompt;
+    }
+    return out;
+  }
 
   FakeStats stats() const {
     std::lock_guard lock(mutex_);
@@ -386,6 +403,11 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
          std::chrono::steady_clock::now() - it->second.made > faults_.output_ttl)) {
       co_return net::Response::text(404, "not found\n");
     }
+    if (auto p = predictions_.find(it->first); p != predictions_.end()) {
+      auto& t = p->second.timeline;
+      t.last_file_ms = now_ms();
+      if (t.first_file_ms == 0) t.first_file_ms = t.last_file_ms;
+    }
     net::Response response;
     response.headers.set("content-type", it->second.content_type);
     response.body = it->second.data[n];
@@ -563,6 +585,7 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
 
   // Sends (or holds) the webhook for `event` of `p`; call with mutex_ held.
   void queue_event(Prediction& p, std::string_view event) {
+    if (terminal(p.status) && p.timeline.completed_ms == 0) p.timeline.completed_ms = now_ms();
     if (p.webhook.empty() || (!p.events.empty() && !p.events.contains(event))) return;
     if (p.fal && event != "completed") return;  // fal sends the completion only
     if (faults_.drop_webhooks) return;
@@ -762,6 +785,7 @@ void FakeProvider::set_generation(std::chrono::milliseconds generation) {
   impl_->set_generation(generation);
 }
 FakeStats FakeProvider::stats() const { return impl_->stats(); }
+std::vector<FakeTimeline> FakeProvider::timelines() const { return impl_->timelines(); }
 
 asio::awaitable<void> FakeProvider::shutdown(std::chrono::milliseconds deadline) {
   impl_->stop();

@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -77,6 +78,15 @@ struct FakeStats {
   std::int64_t running = 0;          // predictions not yet terminal
 };
 
+// One prediction's moments (Unix ms, 0: not yet), for bench/imagine: when its completion was
+// handed to the webhook sender, and when its outputs were first and last asked for.
+struct FakeTimeline {
+  std::string prompt;
+  std::int64_t completed_ms = 0;
+  std::int64_t first_file_ms = 0;
+  std::int64_t last_file_ms = 0;
+};
+
 class FakeProvider {
  public:
   // Listens on `host_port` ("127.0.0.1:0": a free port) and starts serving.
@@ -91,6 +101,7 @@ class FakeProvider {
   // How long the predictions submitted from now on take (FakeProviderOptions::generation).
   void set_generation(std::chrono::milliseconds generation);
   FakeStats stats() const;
+  std::vector<FakeTimeline> timelines() const;
 
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds deadline);
 

@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -118,6 +119,19 @@ class ImagineModule : public std::enable_shared_from_this<ImagineModule> {
                                                 const DiscordTarget& target);
   boost::asio::awaitable<Result<void>> keep_inline_outputs(const std::string& job_id,
                                                            imagine::JobUpdate& update);
+  // Merges an event into its record: the job's record, or the answer to give instead (a drop,
+  // 200; a retry, 503).
+  boost::asio::awaitable<tl::expected<imagine::Applied, net::Response>> merge_update(
+      const std::string& job_id, const imagine::JobUpdate& update);
+  boost::asio::awaitable<void> cancel_orphan(const imagine::JobRecord& record,
+                                             const imagine::JobUpdate& update);
+  // The give-up line, when the job still runs past the give-up point; nullopt otherwise.
+  boost::asio::awaitable<std::optional<net::Response>> give_up_if_due(
+      const imagine::JobRecord& record);
+  // News of a job from a webhook, a poll or a submit: progress merged at once, the rest as an
+  // imagine-events task named `task_id`. false: a duplicate (or dropped).
+  boost::asio::awaitable<Result<bool>> record_update(std::string task_id, const std::string& job_id,
+                                                     const imagine::JobUpdate& update);
   boost::asio::awaitable<Result<bool>> send_event(std::string task_id, const std::string& job_id,
                                                   const imagine::JobUpdate& update);
   void count(std::string_view outcome);

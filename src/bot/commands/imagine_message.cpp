@@ -85,7 +85,16 @@ json::object progress_message(const imagine::JobState& state, std::string_view c
     line +=
         state.percent ? fmt::format("generating {} %", *state.percent) : std::string("generating");
   }
+  json::array embeds;
+  // A provider that streams previews: the latest, shown from its own (https) address until the
+  // finished message, which shows mando's stored copies.
+  if (!terminal(state.status) && !state.outputs.empty() &&
+      state.outputs.back().starts_with("https://")) {
+    embeds.push_back(json::object{{"description", "preview"},
+                                  {"image", json::object{{"url", state.outputs.back()}}}});
+  }
   return {{"content", line},
+          {"embeds", std::move(embeds)},
           {"components",
            json::array{json::object{{"type", 1},
                                     {"components", json::array{button(4, "Cancel", cancel_id)}}}}},

@@ -38,7 +38,7 @@ boost::asio::awaitable<Result<OutputFile>> fetch_output(net::Fetcher& fetcher,
                                                         storage::BlobStore& blobs, std::string url);
 
 // "Imagining… in line at the provider (position 3)", "… generating 40 %", with a Cancel button
-// whose custom_id is `cancel_id`.
+// whose custom_id is `cancel_id`, and the latest preview when the provider streams them.
 boost::json::object progress_message(const imagine::JobState& state, std::string_view cancel_id);
 
 // The sentence for a job that ended without outputs (failed, canceled, aborted): a failure
