@@ -78,51 +78,30 @@ struct Flags {
   std::string label;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "imagine_load: %s\nusage: imagine_load [--mando PATH] [--jobs N] [--rate N] "
-               "[--generation-ms MS] [--image-size PX] [--drain S] [--hold N] [--hold-rate N] "
-               "[--env NAME=VALUE]... [--label TEXT]\n",
-               why.c_str());
-  std::exit(2);
-}
+constexpr std::string_view kUsage =
+    "[--mando PATH] [--jobs N] [--rate N] [--generation-ms MS] [--image-size PX] [--drain S] "
+    "[--hold N] [--hold-rate N] [--env NAME=VALUE]... [--label TEXT]";
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
   if (const char* bin = std::getenv("BENCH_MANDO_BIN")) f.mando = bin;
-  for (int i = 1; i < argc; ++i) {
-    const std::string name = argv[i];
-    if (i + 1 >= argc) usage("missing value for " + name);
-    const std::string value = argv[++i];
-    try {
-      if (name == "--mando")
-        f.mando = value;
-      else if (name == "--jobs")
-        f.jobs = std::stoi(value);
-      else if (name == "--rate")
-        f.rate = std::stod(value);
-      else if (name == "--generation-ms")
-        f.generation_ms = std::stoi(value);
-      else if (name == "--image-size")
-        f.image_size = std::stoi(value);
-      else if (name == "--drain")
-        f.drain = std::stod(value);
-      else if (name == "--hold")
-        f.hold = std::stoi(value);
-      else if (name == "--hold-rate")
-        f.hold_rate = std::stod(value);
-      else if (name == "--env")
-        f.env.push_back(value);
-      else if (name == "--label")
-        f.label = value;
-      else
-        usage("unknown flag " + name);
-    } catch (const std::exception&) {
-      usage("bad value for " + name);
-    }
+  bench::parse_flags(
+      argc, argv, "imagine_load", kUsage,
+      {{"--mando", [&](const std::string& v) { f.mando = v; }},
+       {"--jobs", [&](const std::string& v) { f.jobs = std::stoi(v); }},
+       {"--rate", [&](const std::string& v) { f.rate = std::stod(v); }},
+       {"--generation-ms", [&](const std::string& v) { f.generation_ms = std::stoi(v); }},
+       {"--image-size", [&](const std::string& v) { f.image_size = std::stoi(v); }},
+       {"--drain", [&](const std::string& v) { f.drain = std::stod(v); }},
+       {"--hold", [&](const std::string& v) { f.hold = std::stoi(v); }},
+       {"--hold-rate", [&](const std::string& v) { f.hold_rate = std::stod(v); }},
+       {"--env", [&](const std::string& v) { f.env.push_back(v); }},
+       {"--label", [&](const std::string& v) { f.label = v; }}});
+  if (f.mando.empty())
+    fail_usage("imagine_load", kUsage, "--mando (or BENCH_MANDO_BIN) is required");
+  if (f.jobs < 1 || f.rate <= 0 || f.hold < 0 || f.hold_rate <= 0) {
+    fail_usage("imagine_load", kUsage, "--jobs, --rate and --hold-rate must be positive");
   }
-  if (f.mando.empty()) usage("--mando (or BENCH_MANDO_BIN) is required");
-  if (f.jobs < 1 || f.rate <= 0) usage("--jobs and --rate must be positive");
   return f;
 }
 

@@ -1,6 +1,8 @@
 #include "bench/load_support.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -27,6 +29,28 @@ namespace mando::bench {
 namespace asio = boost::asio;
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+void fail_usage(std::string_view program, std::string_view usage, std::string_view why) {
+  fmt::print(stderr, "{}: {}\nusage: {} {}\n", program, why, program, usage);
+  std::exit(2);
+}
+
+void parse_flags(int argc, char** argv, std::string_view program, std::string_view usage,
+                 const std::vector<Flag>& flags) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string name = argv[i];
+    const auto flag =
+        std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return f.name == name; });
+    if (flag == flags.end()) fail_usage(program, usage, "unknown flag " + name);
+    if (i + 1 >= argc) fail_usage(program, usage, "missing value for " + name);
+    const std::string value = argv[++i];
+    try {
+      flag->set(value);
+    } catch (const std::exception&) {
+      fail_usage(program, usage, "bad value for " + name + ": " + value);
+    }
+  }
+}
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

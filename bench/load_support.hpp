@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,20 @@ T percentile(const std::vector<T>& sorted, double p) {
   rank = std::clamp<std::size_t>(rank, 1, sorted.size());
   return sorted[rank - 1];
 }
+
+// One "--name value" flag of a benchmark and what its value sets; `set` throws
+// (std::invalid_argument, std::out_of_range) for a value it cannot take.
+struct Flag {
+  std::string_view name;
+  std::function<void(const std::string&)> set;
+};
+
+// Applies argv's flags; an unknown flag, a missing or bad value prints "PROGRAM: why" and
+// "usage: PROGRAM USAGE" to stderr and exits 2 (as does fail_usage()).
+void parse_flags(int argc, char** argv, std::string_view program, std::string_view usage,
+                 const std::vector<Flag>& flags);
+[[noreturn]] void fail_usage(std::string_view program, std::string_view usage,
+                             std::string_view why);
 
 // `binary args...` with this environment plus `env_overrides` ("NAME=VALUE"), stdin from
 // /dev/null, stdout read by wait_for_line(), stderr into `stderr_path`.

@@ -98,51 +98,30 @@ struct Flags {
   std::string label;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "mando_load: %s\nusage: mando_load [--mando PATH] [--rate N] [--duration S] "
-               "[--size PX] [--users N] [--warmup N] [--drain S] [--emulator-threads N] "
-               "[--env NAME=VALUE]... [--label TEXT]\n",
-               why.c_str());
-  std::exit(2);
-}
+constexpr std::string_view kUsage =
+    "[--mando PATH] [--rate N] [--duration S] [--size PX] [--users N] [--warmup N] [--drain S] "
+    "[--emulator-threads N] [--env NAME=VALUE]... [--label TEXT]";
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
   if (const char* bin = std::getenv("BENCH_MANDO_BIN")) f.mando = bin;
-  for (int i = 1; i < argc; ++i) {
-    const std::string name = argv[i];
-    if (i + 1 >= argc) usage("missing value for " + name);
-    const std::string value = argv[++i];
-    try {
-      if (name == "--mando") {
-        f.mando = value;
-      } else if (name == "--rate") {
-        f.rate = std::stod(value);
-      } else if (name == "--duration") {
-        f.duration = std::stod(value);
-      } else if (name == "--size") {
-        f.size = std::stoi(value);
-      } else if (name == "--users") {
-        f.users = std::stoi(value);
-      } else if (name == "--warmup") {
-        f.warmup = std::stoi(value);
-      } else if (name == "--drain") {
-        f.drain = std::stod(value);
-      } else if (name == "--emulator-threads") {
-        f.emulator_threads = std::stoi(value);
-      } else if (name == "--env") {
-        if (value.find('=') == std::string::npos) usage("--env wants NAME=VALUE");
-        f.env.push_back(value);
-      } else if (name == "--label") {
-        f.label = value;
-      } else {
-        usage("unknown flag " + name);
-      }
-    } catch (const std::exception&) {
-      usage("bad value for " + name + ": " + value);
-    }
-  }
+  const auto usage = [](std::string_view why) { fail_usage("mando_load", kUsage, why); };
+  bench::parse_flags(
+      argc, argv, "mando_load", kUsage,
+      {{"--mando", [&](const std::string& v) { f.mando = v; }},
+       {"--rate", [&](const std::string& v) { f.rate = std::stod(v); }},
+       {"--duration", [&](const std::string& v) { f.duration = std::stod(v); }},
+       {"--size", [&](const std::string& v) { f.size = std::stoi(v); }},
+       {"--users", [&](const std::string& v) { f.users = std::stoi(v); }},
+       {"--warmup", [&](const std::string& v) { f.warmup = std::stoi(v); }},
+       {"--drain", [&](const std::string& v) { f.drain = std::stod(v); }},
+       {"--emulator-threads", [&](const std::string& v) { f.emulator_threads = std::stoi(v); }},
+       {"--env",
+        [&](const std::string& v) {
+          if (v.find('=') == std::string::npos) usage("--env wants NAME=VALUE");
+          f.env.push_back(v);
+        }},
+       {"--label", [&](const std::string& v) { f.label = v; }}});
   if (f.mando.empty()) usage("no mando binary: --mando PATH or BENCH_MANDO_BIN");
   if (f.rate <= 0 || f.duration <= 0 || f.users <= 0 || f.emulator_threads <= 0) {
     usage("rate, duration, users and emulator threads must be positive");

@@ -127,11 +127,11 @@ TEST_F(QueuesCliTest, CreatesDescribesUpdatesPausesAndDeletesAQueue) {
   ok({"queues", "create", "replies"});
   // The bot's own queues are declared at start.
   EXPECT_EQ(first_column(ok({"queues", "list"})),
-            (std::vector<std::string>{"create-image", "images", "replies", "reply-discord",
-                                      "transform-images"}));
+            (std::vector<std::string>{"create-image", "images", "imagine", "imagine-events",
+                                      "replies", "reply-discord", "transform-images"}));
   auto listed = json::parse(ok({"queues", "list", "--page-size", "1", "--format", "json"}));
-  ASSERT_EQ(listed.as_array().size(), 5u);  // followed nextPageToken
-  EXPECT_EQ(listed.as_array()[2].at("name").as_string(),
+  ASSERT_EQ(listed.as_array().size(), 7u);  // followed nextPageToken
+  EXPECT_EQ(listed.as_array()[4].at("name").as_string(),
             "projects/mando/locations/local/queues/replies");
   EXPECT_EQ(first_column(ok({"queues", "list", "--page-size", "1", "--limit", "1"})),
             (std::vector<std::string>{"create-image"}));
