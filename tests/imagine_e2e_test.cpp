@@ -249,8 +249,10 @@ TEST_F(ImagineE2eTest, FourImagesArriveAsAGridWithTheirLinksAndButtons) {
   auto sent = command(R"(/imagine prompt:"a lighthouse at dusk" count:4 seed:42 aspect:16:9)");
   ASSERT_TRUE(sent.message_id);
   auto message = final_form(*sent.message_id);
-  ASSERT_EQ(message.at("attachments").as_array().size(), 1u) << json::serialize(message);
+  // The grid, then each image as a file of its own.
+  ASSERT_EQ(message.at("attachments").as_array().size(), 5u) << json::serialize(message);
   EXPECT_EQ(message.at("attachments").at(0).at("filename"), "grid.png");
+  EXPECT_EQ(message.at("attachments").at(4).at("filename"), "4.png");
   const std::string grid = attachment(message);
   EXPECT_EQ(grid.substr(0, 4), "\x89PNG");
 
@@ -401,7 +403,7 @@ TEST_F(ImagineE2eTest, TheFalShapeDeliversThroughItsSignedCompletion) {
   auto sent = command(R"(/imagine prompt:"a fal harbour" model:falfake count:2)");
   ASSERT_TRUE(sent.message_id);
   auto message = final_form(*sent.message_id);
-  ASSERT_EQ(message.at("attachments").as_array().size(), 1u) << json::serialize(message);
+  ASSERT_EQ(message.at("attachments").as_array().size(), 3u) << json::serialize(message);
   EXPECT_EQ(message.at("attachments").at(0).at("filename"), "grid.png");
   EXPECT_NE(metrics().find("mando_imagine_webhooks_total{result=\"accepted\"} 1"),
             std::string::npos)

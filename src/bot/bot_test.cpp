@@ -111,11 +111,19 @@ TEST(Jobs, BodiesRoundTripAndRefuseMissingFields) {
                  "mando/1/mandala.png",
                  "mandala.png",
                  "image/png",
-                 ""};
+                 "",
+                 {{"mando/1/2.png", "2.png", "image/png"}}};
   auto reply_back = parse_reply_job(to_json(reply));
   ASSERT_TRUE(reply_back) << reply_back.error().message;
   EXPECT_FALSE(reply_back->target.guild_id);
   EXPECT_EQ(reply_back->message.at("content").as_string(), "hi");
+  ASSERT_EQ(reply_back->extra_files.size(), 1u);
+  EXPECT_EQ(reply_back->extra_files[0].blob_key, "mando/1/2.png");
+  EXPECT_EQ(reply_back->extra_files[0].filename, "2.png");
+  EXPECT_FALSE(parse_reply_job(R"({"target":{"interaction_id":"1","application_id":"2",)"
+                               R"("token":"t","user_id":"3"},"message":{},)"
+                               R"("extra_files":[{"blob_key":"k"}]})"))
+      << "an extra file needs its name";
   EXPECT_EQ(reply_back->blob_key, "mando/1/mandala.png");
 
   auto missing = parse_image_job(R"({"target":{"interaction_id":"1"},"spec":"x"})");
@@ -172,7 +180,8 @@ TEST(Jobs, BodiesCarryTheUploadLimitAndTheLink) {
                  "k",
                  "mandala.png",
                  "image/png",
-                 "https://cdn/x.png"};
+                 "https://cdn/x.png",
+                 {}};
   auto back = parse_reply_job(to_json(reply));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->target.attachment_size_limit, 25u * 1024 * 1024);

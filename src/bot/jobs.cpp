@@ -104,6 +104,14 @@ std::string to_json(const ReplyJob& job) {
     o["content_type"] = job.content_type;
   }
   if (!job.url.empty()) o["url"] = job.url;
+  if (!job.extra_files.empty()) {
+    json::array files;
+    for (const auto& f : job.extra_files) {
+      files.push_back(json::object{
+          {"blob_key", f.blob_key}, {"filename", f.filename}, {"content_type", f.content_type}});
+    }
+    o["extra_files"] = std::move(files);
+  }
   return json::serialize(o);
 }
 
@@ -155,6 +163,26 @@ Result<ReplyJob> parse_reply_job(std::string_view body) {
   if (!job.blob_key.empty() && job.filename.empty()) {
     return fail(ErrorKind::kInvalidArgument,
                 fmt::format("{}: field `filename` must be set with `blob_key`", kWhat));
+  }
+  if (const json::value* files = o->if_contains("extra_files")) {
+    const auto bad = [&] {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("{}: field `extra_files` must be an array of files", kWhat));
+    };
+    if (!files->is_array()) return bad();
+    for (const json::value& f : files->as_array()) {
+      if (!f.is_object()) return bad();
+      ReplyJob::File file;
+      for (auto [key, out] : {std::pair{"blob_key", &file.blob_key},
+                              {"filename", &file.filename},
+                              {"content_type", &file.content_type}}) {
+        auto text = string_field(f.as_object(), key, kWhat);
+        if (!text) return tl::unexpected(text.error());
+        *out = std::move(*text);
+      }
+      if (file.blob_key.empty() || file.filename.empty()) return bad();
+      job.extra_files.push_back(std::move(file));
+    }
   }
   return job;
 }

@@ -93,8 +93,8 @@ struct ImagineEvent {
 };
 
 // Queue `reply-discord`: edit the target's original response into `message` (Discord's message
-// payload), uploading the blob `blob_key` as `filename` when it is set. `url` is the blob's link,
-// shown instead of the upload when the file is over the target's upload limit.
+// payload), uploading the blob `blob_key` as `filename` when it is set (and `extra_files`). `url`
+// is the blob's link, shown instead of the upload when the file is over the target's upload limit.
 struct ReplyJob {
   DiscordTarget target;
   boost::json::object message;
@@ -102,6 +102,14 @@ struct ReplyJob {
   std::string filename;
   std::string content_type;
   std::string url;  // empty: no link to fall back to
+  // More files shown with the first (each /imagine image beside the grid): uploaded as well when
+  // they fit the upload limit together with it, else left out (the message links them).
+  struct File {
+    std::string blob_key;
+    std::string filename;
+    std::string content_type;
+  };
+  std::vector<File> extra_files;
 };
 
 boost::json::object to_json(const DiscordTarget& target);

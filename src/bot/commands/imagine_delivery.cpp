@@ -129,11 +129,19 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
                      deps_.reply_with_url ? shown_blob.url : "",
                      fmt::format("{}{}", kRerollPrefix, id),
                      fmt::format("{}{}", kDeletePrefix, target.user_id)};
-  ReplyJob reply{target, finished_message(parts), {}, {}, {}, shown_blob.url};
+  ReplyJob reply{target, finished_message(parts), {}, {}, {}, shown_blob.url, {}};
   if (!deps_.reply_with_url) {
     reply.blob_key = shown_blob.key;
     reply.filename = filename;
     reply.content_type = shown.content_type;
+    // Beside the grid, each image as a file of its own, as far as the upload limit allows.
+    if (shown_blob.key != stored[0].key) {
+      for (std::size_t i = 0; i < stored.size(); ++i) {
+        reply.extra_files.push_back({stored[i].key,
+                                     fmt::format("{}.{}", i + 1, files[i]->extension),
+                                     files[i]->content_type});
+      }
+    }
   }
   auto sent = co_await send_reply(*deps_.tasks, std::move(reply));
   if (sent.status == 200) count("succeeded");

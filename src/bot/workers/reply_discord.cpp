@@ -81,6 +81,7 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
       linked = true;
     } else {
       files.push_back({job->filename, std::move(blob->bytes), job->content_type});
+      co_await add_extra_files(*job, files);
     }
   }
 
@@ -98,6 +99,25 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
   }
   if (sent) co_return finish_.done(target, linked ? "delivered_link" : "delivered", "delivered");
   co_return co_await refused(target, std::move(sent.error()));
+}
+
+// The job's extra files that fit the upload limit with what `files` holds already, appended
+// to `files` and to the message's attachment list. One that cannot be read is left out: the
+// message links every file.
+asio::awaitable<void> ReplyWorker::add_extra_files(ReplyJob& job,
+                                                   std::vector<discord::Attachment>& files) {
+  std::uint64_t total = 0;
+  for (const auto& f : files) total += f.data.size();
+  json::value* list = job.message.if_contains("attachments");
+  for (const auto& extra : job.extra_files) {
+    auto blob = co_await blobs_.get(extra.blob_key);
+    if (!blob || total + blob->bytes.size() > job.target.upload_limit()) continue;
+    total += blob->bytes.size();
+    if (list != nullptr && list->is_array()) {
+      list->as_array().push_back(json::object{{"id", files.size()}, {"filename", extra.filename}});
+    }
+    files.push_back({extra.filename, std::move(blob->bytes), extra.content_type});
+  }
 }
 
 asio::awaitable<net::Response> ReplyWorker::refused(DiscordTarget target, Error error) {

@@ -8,6 +8,7 @@
 //   3. The file is read from the blob store. Gone: "the picture was lost". Unavailable: 503.
 //      Larger than the interaction's attachment_size_limit: the message shows the blob's link
 //      instead, saying why (or, without a link, "too large"); nothing over the limit is sent.
+//      The extra files follow as long as all of them together stay within the limit.
 //   4. PATCH @original. Discord answers
 //        2xx       delivered;
 //        413       the file after all: once more in the link form, as in 3;
@@ -43,6 +44,8 @@ class ReplyWorker {
   boost::asio::awaitable<net::Response> handle(net::Request request);
 
  private:
+  boost::asio::awaitable<void> add_extra_files(ReplyJob& job,
+                                               std::vector<discord::Attachment>& files);
   // Step 4's answer to an edit that failed.
   boost::asio::awaitable<net::Response> refused(DiscordTarget target, Error error);
 

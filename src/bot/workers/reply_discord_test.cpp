@@ -38,7 +38,8 @@ class ReplyWorkerTest : public WorkerFixture {
         "mando/1/mandala.png",
         "mandala.png",
         "image/png",
-        std::string(kUrl)};
+        std::string(kUrl),
+        {}};
     return reply;
   }
 
@@ -70,6 +71,24 @@ TEST_F(ReplyWorkerTest, DeliversTheImageAsAMultipartPatch) {
   EXPECT_EQ(requests[0].target, "/api/v10/webhooks/1180000000000000001/tok/messages/@original");
   EXPECT_TRUE(multipart(requests[0]));
   EXPECT_NE(requests[0].body.find("\x89PNG-bytes"), std::string::npos);
+  EXPECT_TRUE(counted("delivered"));
+}
+
+TEST_F(ReplyWorkerTest, ExtraFilesGoAlongAsFarAsTheUploadLimitAllows) {
+  ASSERT_TRUE(put("mando/1/2.png", "\x89PNG-two!", minutes(60)));   // 10 bytes
+  ASSERT_TRUE(put("mando/1/3.png", "\x89PNG-three", minutes(60)));  // 11 bytes
+  ReplyJob reply = job(interaction_id(), 25);                       // the first file has 10 bytes
+  reply.extra_files = {{"mando/1/2.png", "2.png", "image/png"},
+                       {"mando/1/3.png", "3.png", "image/png"},
+                       {"mando/1/gone.png", "4.png", "image/png"}};
+  EXPECT_EQ(deliver(reply).status, 200);
+  auto requests = discord_server_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_NE(requests[0].body.find("\x89PNG-two!"), std::string::npos);
+  EXPECT_EQ(requests[0].body.find("\x89PNG-three"), std::string::npos) << "21 + 11 > 25";
+  EXPECT_NE(requests[0].body.find(R"({"id":1,"filename":"2.png"})"), std::string::npos)
+      << "listed in the message's attachments";
+  EXPECT_EQ(requests[0].body.find("4.png"), std::string::npos) << "a file that is gone is left out";
   EXPECT_TRUE(counted("delivered"));
 }
 
