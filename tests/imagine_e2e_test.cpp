@@ -15,6 +15,7 @@
 #include <mutex>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -154,6 +155,17 @@ jwks_url = "{2}/fal/.well-known/jwks.json"
 provider = "openai"
 endpoint = "{2}/openai/v1"
 version = "fake-image-1"
+[imagine.models.fakeimg]
+provider = "replicate"
+endpoint = "{2}/v1"
+version = "fake-img2img-1"
+image_input = true
+upscale = "fakeup"
+[imagine.models.fakeup]
+provider = "replicate"
+endpoint = "{2}/v1"
+version = "fake-upscaler-1"
+image_input = true
 {3}
 )",
                              fake.substr(std::string_view("http://").size()), relay_.url(), fake,
@@ -162,7 +174,7 @@ version = "fake-image-1"
 
   // Starts mando (the models' secrets from the environment) and points the relay at it.
   void start(std::map<std::string, std::string> env = {}) {
-    for (std::string model : {"FAKE", "FAKEVIDEO", "FALFAKE", "OPENAIFAKE"}) {
+    for (std::string model : {"FAKE", "FAKEVIDEO", "FALFAKE", "OPENAIFAKE", "FAKEIMG", "FAKEUP"}) {
       env["MANDO_IMAGINE_MODELS_" + model + "_API_TOKEN"] = kToken;
       env["MANDO_IMAGINE_MODELS_" + model + "_WEBHOOK_SECRET"] = kSecret;
     }
@@ -396,6 +408,38 @@ TEST_F(ImagineE2eTest, ATokenAboutToExpireIsCanceledAtTheProviderAndTold) {
   const std::string content = content_of(final_form(*sent.message_id));
   EXPECT_NE(content.find("took too long, so I canceled the job"), std::string::npos) << content;
   EXPECT_EQ(fake_->stats().canceled, 1);
+}
+
+TEST_F(ImagineE2eTest, VariationAndUpscaleStartFromTheStoredImage) {
+  start();
+  auto sent = command(R"(/imagine prompt:"a gull" model:fakeimg count:2)");
+  ASSERT_TRUE(sent.message_id);
+  auto message = final_form(*sent.message_id);
+  const auto& rows = message.at("components").as_array();
+  ASSERT_EQ(rows.size(), 3u) << json::serialize(message);
+  EXPECT_EQ(rows[1].at("components").at(1).at("label"), "V2");
+  EXPECT_EQ(rows[2].at("components").at(0).at("label"), "U1");
+  const std::string vary(rows[1].at("components").at(1).at("custom_id").as_string());
+  const std::string upscale(rows[2].at("components").at(0).at("custom_id").as_string());
+
+  for (const auto& [custom_id, version, image] :
+       {std::tuple{vary, "fake-img2img-1", "/2.png"},
+        std::tuple{upscale, "fake-upscaler-1", "/1.png"}}) {
+    auto clicked = call(emulator().click(*sent.message_id, custom_id));
+    ASSERT_TRUE(clicked && !clicked->failed);
+    ASSERT_EQ(clicked->response.at("type").as_int64(), 5) << json::serialize(clicked->response);
+    ASSERT_TRUE(clicked->message_id);
+    auto derived = final_form(*clicked->message_id);
+    EXPECT_FALSE(derived.at("attachments").as_array().empty()) << json::serialize(derived);
+    bool seen = false;
+    for (const auto& t : fake_->timelines()) {
+      if (t.version == version &&
+          t.image.find("/blobs/imagine/" + sent.interaction_id + image) != std::string::npos) {
+        seen = true;
+      }
+    }
+    EXPECT_TRUE(seen) << version << " was not asked with the stored " << image;
+  }
 }
 
 TEST_F(ImagineE2eTest, TheFalShapeDeliversThroughItsSignedCompletion) {

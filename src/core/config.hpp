@@ -159,6 +159,9 @@ struct ImagineModel {
   bool video = false;        // makes videos
   bool image_input = false;  // takes an init image (the `image` option)
   bool nsfw = false;         // only in channels Discord marks as age-restricted
+  // The model an Upscale button of this model's results runs (it must take an image); empty:
+  // no Upscale buttons. Variation buttons come with image_input.
+  std::string upscale;
   std::chrono::milliseconds timeout{std::chrono::minutes(2)};  // openai: one synchronous call
 };
 

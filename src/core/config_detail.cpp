@@ -1,5 +1,6 @@
 #include "core/config_detail.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -362,6 +363,8 @@ Result<std::vector<ImagineModel>> read_imagine_models(const toml::table& file,
       ok = flag(m.video);
     } else if (key == "image_input") {
       ok = flag(m.image_input);
+    } else if (key == "upscale") {
+      ok = text(m.upscale);
     } else if (key == "nsfw") {
       ok = flag(m.nsfw);
     } else if (key == "timeout") {
@@ -423,6 +426,17 @@ Result<std::vector<ImagineModel>> read_imagine_models(const toml::table& file,
 }
 
 Result<void> check_default_model(ImagineConfig& imagine) {
+  for (const auto& m : imagine.models) {
+    if (m.upscale.empty()) continue;
+    auto it = std::find_if(imagine.models.begin(), imagine.models.end(),
+                           [&](const ImagineModel& other) { return other.name == m.upscale; });
+    if (it == imagine.models.end() || !it->image_input) {
+      return fail(ErrorKind::kInvalidArgument,
+                  fmt::format("config: [imagine.models.{}] upscale: no [imagine.models.{}] table "
+                              "with image_input = true",
+                              m.name, m.upscale));
+    }
+  }
   if (imagine.default_model.empty()) {
     if (!imagine.models.empty()) imagine.default_model = imagine.models.front().name;
     return {};
@@ -483,6 +497,7 @@ std::string render_tables(const Config& config) {
     string("jwks_url", m.jwks_url);
     string("description", m.description);
     string("price", m.price);
+    string("upscale", m.upscale);
     out +=
         fmt::format("max_count = {}\nvideo = {}\nimage_input = {}\nnsfw = {}\ntimeout = \"{}\"\n",
                     m.max_count, m.video, m.image_input, m.nsfw, format_duration(m.timeout));

@@ -43,7 +43,8 @@ Result<std::vector<ImagineModel>> read_imagine_models(const toml::table& file,
                                                       const Environment& env,
                                                       std::set<std::string>& used_env,
                                                       std::vector<std::string>& warnings);
-// [imagine] default_model names a declared model (or is empty); fills it in with the first.
+// [imagine] default_model names a declared model (or is empty: the first), and every model's
+// upscale names one that takes an image.
 Result<void> check_default_model(ImagineConfig& imagine);
 
 // The id tables of `config` as TOML, for `mando config show`.

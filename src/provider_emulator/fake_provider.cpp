@@ -214,6 +214,12 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& [id, p] : predictions_) {
       out.push_back(p.timeline);
       out.back().prompt = p.prompt;
+      out.back().version = p.version;
+      for (std::string_view key : {"image", "image_url"}) {
+        if (const auto* v = p.input.if_contains(key); v != nullptr && v->is_string()) {
+          out.back().image = std::string(v->as_string());
+        }
+      }
     }
     return out;
   }

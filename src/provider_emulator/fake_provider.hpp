@@ -78,10 +78,13 @@ struct FakeStats {
   std::int64_t running = 0;          // predictions not yet terminal
 };
 
-// One prediction's moments (Unix ms, 0: not yet), for bench/imagine: when its completion was
-// handed to the webhook sender, and when its outputs were first and last asked for.
+// One prediction as the fake saw it, for bench/imagine and the tests: what it was asked and
+// its moments (Unix ms, 0: not yet): when its completion was handed to the webhook sender, and
+// when its outputs were first and last asked for.
 struct FakeTimeline {
   std::string prompt;
+  std::string version;
+  std::string image;  // the input's "image" (Replicate-style) or "image_url" (fal), if any
   std::int64_t completed_ms = 0;
   std::int64_t first_file_ms = 0;
   std::int64_t last_file_ms = 0;

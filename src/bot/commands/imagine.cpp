@@ -1,6 +1,7 @@
 #include "bot/commands/imagine.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 
 #include <fmt/format.h>
@@ -148,7 +149,18 @@ Result<void> ImagineModule::register_into(discord::CommandRegistry& registry) {
       [self](discord::ComponentContext ctx) -> asio::awaitable<discord::InteractionResponse> {
     co_return co_await self->cancel_button(std::move(ctx));
   };
-  return registry.add_component_prefix(std::string(kCancelPrefix), cancel);
+  if (auto ok = registry.add_component_prefix(std::string(kCancelPrefix), cancel); !ok) return ok;
+
+  auto vary =
+      [self](discord::ComponentContext ctx) -> asio::awaitable<discord::InteractionResponse> {
+    co_return co_await self->from_output(std::move(ctx), false);
+  };
+  if (auto ok = registry.add_component_prefix(std::string(kVaryPrefix), vary); !ok) return ok;
+  auto upscale =
+      [self](discord::ComponentContext ctx) -> asio::awaitable<discord::InteractionResponse> {
+    co_return co_await self->from_output(std::move(ctx), true);
+  };
+  return registry.add_component_prefix(std::string(kUpscalePrefix), upscale);
 }
 
 asio::awaitable<discord::InteractionResponse> ImagineModule::start_job(
@@ -212,6 +224,46 @@ asio::awaitable<discord::InteractionResponse> ImagineModule::quota_refusal(const
   co_return discord::InteractionResponse::ephemeral(fmt::format(
       "This server has used its {} /imagine jobs for today. /imagine works here again <t:{}:R>.",
       config.daily_per_guild, reset));
+}
+
+// V1.. and U1..: a new job that starts from output `rest` ("{job}/{n}.{ext}") of a finished
+// one: the same prompt with a new seed on the same model (a variation), or once on the model's
+// `upscale` model.
+asio::awaitable<discord::InteractionResponse> ImagineModule::from_output(
+    discord::ComponentContext ctx, bool upscale) {
+  const std::string& rest = ctx.rest;
+  const auto slash = rest.find('/');
+  const bool plain = slash != std::string::npos && std::ranges::all_of(rest, [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.';
+                     });
+  // Statements, not a conditional around the co_await: g++ 12 frees a temporary of such an
+  // expression wrongly.
+  Result<ImagineJob> job = fail(ErrorKind::kNotFound, "not a job");
+  if (plain && deps_.store != nullptr) {
+    auto record =
+        co_await store_call(*deps_.cpu, *deps_.store, &JobStore::get, rest.substr(0, slash));
+    if (record) job = parse_imagine_job(record->request);
+  }
+  const core::ImagineModel* model = job ? find_model(deps_.config, job->model) : nullptr;
+  if (!job || model == nullptr) {
+    co_return discord::InteractionResponse::ephemeral(
+        "This button has expired: the job it belongs to is gone. Use /imagine again.");
+  }
+  if (upscale) {
+    if (model->upscale.empty()) {
+      co_return discord::InteractionResponse::ephemeral("This model offers no upscale any more.");
+    }
+    job->model = model->upscale;
+    job->count = 1;
+  } else if (!model->image_input) {
+    co_return discord::InteractionResponse::ephemeral("This model offers no variations any more.");
+  }
+  job->image = fmt::format("blob:imagine/{}", rest);
+  job->seed = random_seed();
+  if (auto ok = check_job(*job, ctx.interaction, deps_.config); !ok) {
+    co_return discord::InteractionResponse::ephemeral(ok.error().message);
+  }
+  co_return co_await start_job(ctx.interaction, std::move(*job));
 }
 
 asio::awaitable<discord::InteractionResponse> ImagineModule::cancel_button(
@@ -296,7 +348,14 @@ asio::awaitable<net::Response> ImagineModule::send_to_provider(imagine::Provider
   auto log = core::logger("bot");
   const DiscordTarget& target = job.target;
   const std::string& id = target.interaction_id;
-  imagine::Inputs inputs{job.prompt, job.negative, job.seed, job.count, job.aspect, job.image};
+  std::string image = job.image;
+  if (image.starts_with("blob:")) {
+    // A Variation or Upscale: one of our stored outputs, which the provider fetches by its URL.
+    auto url = deps_.blobs->url(image.substr(5), deps_.blobs->now() + std::chrono::hours(1));
+    if (!url) co_return net::Response::json_error(500, url.error().message);
+    image = std::move(*url);
+  }
+  imagine::Inputs inputs{job.prompt, job.negative, job.seed, job.count, job.aspect, image};
   auto input = imagine::fill_input(deps_.providers->input_template(job.model), inputs);
   if (!input) co_return net::Response::json_error(500, input.error().message);
   imagine::Submission submission{std::move(*input), "", std::chrono::seconds(0)};

@@ -27,7 +27,9 @@
 //      user told. So a restart, even kill -9, loses nothing: the records are on disk and the
 //      poller picks every one up.
 //   6. Buttons: Re-roll (the same prompt, a new seed), Delete and, while it runs, Cancel; Delete
-//      and Cancel only for the person who asked.
+//      and Cancel only for the person who asked. Per image, V1.. (a variation: that image as
+//      the init image, for models with image_input) and U1.. (that image through the model's
+//      `upscale` model); the provider fetches the image from the blob store's URL.
 
 #include <chrono>
 #include <functional>
@@ -104,6 +106,8 @@ class ImagineModule : public std::enable_shared_from_this<ImagineModule> {
   boost::asio::awaitable<discord::InteractionResponse> start_job(
       const discord::Interaction& interaction, Result<ImagineJob> job);
   boost::asio::awaitable<discord::InteractionResponse> quota_refusal(const ImagineJob& job);
+  boost::asio::awaitable<discord::InteractionResponse> from_output(discord::ComponentContext ctx,
+                                                                   bool upscale);
   boost::asio::awaitable<discord::InteractionResponse> cancel_button(discord::ComponentContext ctx);
   boost::asio::awaitable<net::Response> send_to_provider(imagine::Provider& provider,
                                                          const ImagineJob& job);

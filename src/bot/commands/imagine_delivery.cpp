@@ -7,6 +7,7 @@
 #include "bot/commands/imagine.hpp"
 #include "bot/commands/imagine_detail.hpp"
 #include "bot/commands/imagine_message.hpp"
+#include "bot/commands/imagine_request.hpp"
 #include "core/fan_out.hpp"
 #include "core/log.hpp"
 
@@ -128,7 +129,18 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
                      shown.video,
                      deps_.reply_with_url ? shown_blob.url : "",
                      fmt::format("{}{}", kRerollPrefix, id),
-                     fmt::format("{}{}", kDeletePrefix, target.user_id)};
+                     fmt::format("{}{}", kDeletePrefix, target.user_id),
+                     {},
+                     {}};
+  const core::ImagineModel* model = find_model(deps_.config, job.model);
+  for (std::size_t i = 0; model != nullptr && !job.video && i < stored.size(); ++i) {
+    // The key below "imagine/": what the buttons hand the next job as its image.
+    const std::string output = stored[i].key.substr(std::string_view("imagine/").size());
+    if (model->image_input) parts.variation_ids.push_back(fmt::format("{}{}", kVaryPrefix, output));
+    if (!model->upscale.empty()) {
+      parts.upscale_ids.push_back(fmt::format("{}{}", kUpscalePrefix, output));
+    }
+  }
   ReplyJob reply{target, finished_message(parts), {}, {}, {}, shown_blob.url, {}};
   if (!deps_.reply_with_url) {
     reply.blob_key = shown_blob.key;

@@ -15,6 +15,10 @@ namespace mando::bot::commands::imagine_detail {
 inline constexpr std::string_view kRerollPrefix = "imagine:reroll:";
 inline constexpr std::string_view kDeletePrefix = "imagine:delete:";
 inline constexpr std::string_view kCancelPrefix = "imagine:cancel:";
+// "imagine:vary:" and "imagine:upscale:" + the output's blob key below "imagine/"
+// ("{job}/{n}.{ext}"), which the new job takes as its image.
+inline constexpr std::string_view kVaryPrefix = "imagine:vary:";
+inline constexpr std::string_view kUpscalePrefix = "imagine:upscale:";
 inline constexpr std::string_view kWebhookRoute = "/webhooks/imagine/";
 
 // One blocking job store call on the CPU pool (core/blocking_call.hpp).

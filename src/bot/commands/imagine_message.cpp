@@ -139,10 +139,18 @@ json::object finished_message(const MessageParts& parts) {
       parts.shown_url.empty() ? fmt::format("attachment://{}", parts.filename) : parts.shown_url;
   if (!parts.video) embed["image"] = json::object{{"url", shown}};
   json::array buttons{button(1, "Re-roll", parts.reroll_id), button(4, "Delete", parts.delete_id)};
+  json::array rows{json::object{{"type", 1}, {"components", std::move(buttons)}}};
+  for (auto [ids, letter] : {std::pair{&parts.variation_ids, 'V'}, {&parts.upscale_ids, 'U'}}) {
+    json::array row;
+    for (std::size_t i = 0; i < ids->size() && i < 5; ++i) {
+      row.push_back(button(2, fmt::format("{}{}", letter, i + 1), (*ids)[i]));
+    }
+    if (!row.empty()) rows.push_back(json::object{{"type", 1}, {"components", std::move(row)}});
+  }
   json::object message{
       {"content", parts.video && !parts.shown_url.empty() ? parts.shown_url : std::string()},
       {"embeds", json::array{std::move(embed)}},
-      {"components", json::array{json::object{{"type", 1}, {"components", std::move(buttons)}}}},
+      {"components", std::move(rows)},
       {"allowed_mentions", json::object{{"parse", json::array{}}}},
   };
   message["attachments"] = parts.shown_url.empty()

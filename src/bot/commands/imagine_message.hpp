@@ -53,10 +53,15 @@ struct MessageParts {
   std::string shown_url;  // set when the shown file is linked rather than uploaded
   std::string reroll_id;
   std::string delete_id;
+  // One per output, in order; empty when the model offers none: V1.. (a variation of that
+  // image), U1.. (that image upscaled).
+  std::vector<std::string> variation_ids;
+  std::vector<std::string> upscale_ids;
 };
 
 // The finished message: the prompt, model, seed and aspect named (so anyone can make it
-// again), a link to every output, the shown file, and the Re-roll and Delete buttons.
+// again), a link to every output, the shown file, the Re-roll and Delete buttons and, where the
+// model offers them, a row of Variation and a row of Upscale buttons.
 boost::json::object finished_message(const MessageParts& parts);
 
 }  // namespace mando::bot::commands
