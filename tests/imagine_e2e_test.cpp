@@ -410,6 +410,20 @@ TEST_F(ImagineE2eTest, ATokenAboutToExpireIsCanceledAtTheProviderAndTold) {
   EXPECT_EQ(fake_->stats().canceled, 1);
 }
 
+TEST_F(ImagineE2eTest, AResultAfterTheGiveUpPointIsPostedAfterAll) {
+  fake_->set_faults({.ignore_cancel = true});
+  start({{"MANDO_BOT_GIVE_UP_AFTER", "10s"}});
+  auto sent = command(R"(/imagine prompt:"a late heron [late]")");
+  ASSERT_TRUE(sent.message_id);
+  auto message = final_form(*sent.message_id);
+  EXPECT_NE(content_of(message).find("took too long, so I canceled the job"), std::string::npos)
+      << json::serialize(message);
+  // The provider ran on regardless; its result replaces the line while the token lives.
+  message = next_version(*sent.message_id, message.at("version").as_int64());
+  EXPECT_EQ(message.at("attachments").as_array().size(), 1u) << json::serialize(message);
+  EXPECT_EQ(message.at("embeds").at(0).at("title"), "a late heron [late]");
+}
+
 TEST_F(ImagineE2eTest, VariationAndUpscaleStartFromTheStoredImage) {
   start();
   auto sent = command(R"(/imagine prompt:"a gull" model:fakeimg count:2)");

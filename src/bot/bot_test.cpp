@@ -112,11 +112,13 @@ TEST(Jobs, BodiesRoundTripAndRefuseMissingFields) {
                  "mandala.png",
                  "image/png",
                  "",
+                 true,
                  {{"mando/1/2.png", "2.png", "image/png"}}};
   auto reply_back = parse_reply_job(to_json(reply));
   ASSERT_TRUE(reply_back) << reply_back.error().message;
   EXPECT_FALSE(reply_back->target.guild_id);
   EXPECT_EQ(reply_back->message.at("content").as_string(), "hi");
+  EXPECT_TRUE(reply_back->post_late);
   ASSERT_EQ(reply_back->extra_files.size(), 1u);
   EXPECT_EQ(reply_back->extra_files[0].blob_key, "mando/1/2.png");
   EXPECT_EQ(reply_back->extra_files[0].filename, "2.png");
@@ -181,6 +183,7 @@ TEST(Jobs, BodiesCarryTheUploadLimitAndTheLink) {
                  "mandala.png",
                  "image/png",
                  "https://cdn/x.png",
+                 false,
                  {}};
   auto back = parse_reply_job(to_json(reply));
   ASSERT_TRUE(back) << back.error().message;

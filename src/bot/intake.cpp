@@ -18,9 +18,23 @@ discord::InteractionResponse refusal(const JobTracker::Admission& admission) {
 }  // namespace
 
 DiscordTarget target_of(const discord::Interaction& interaction) {
-  return {interaction.id,       interaction.application_id,
-          interaction.token,    interaction.user.id,
-          interaction.guild_id, interaction.attachment_size_limit.value_or(0)};
+  DiscordTarget target{interaction.id,
+                       interaction.application_id,
+                       interaction.token,
+                       interaction.user.id,
+                       interaction.guild_id,
+                       interaction.attachment_size_limit.value_or(0),
+                       {},
+                       false};
+  // Discord's permission bits: VIEW_CHANNEL, SEND_MESSAGES, ATTACH_FILES.
+  constexpr std::uint64_t kView = 1u << 10, kSend = 1u << 11, kAttach = 1u << 15;
+  const std::uint64_t perms = interaction.app_permissions.value_or(0);
+  if (interaction.guild_install && interaction.channel_id &&
+      (perms & (kView | kSend)) == (kView | kSend)) {
+    target.late_channel_id = *interaction.channel_id;
+    target.late_attach = (perms & kAttach) != 0;
+  }
+  return target;
 }
 
 JobIntake::JobIntake(IntakeOptions options) : options_(std::move(options)) {

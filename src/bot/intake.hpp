@@ -58,7 +58,8 @@ class JobIntake {
   core::Counter* busy_total_ = nullptr;
 };
 
-// The target a job of `interaction` answers.
+// The target a job of `interaction` answers (with the channel a late result may go to, see
+// DiscordTarget::late_channel_id).
 DiscordTarget target_of(const discord::Interaction& interaction);
 
 }  // namespace mando::bot

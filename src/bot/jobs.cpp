@@ -76,6 +76,11 @@ Result<DiscordTarget> parse_target(const json::object& o, std::string_view what)
           fmt::format("{}: field `target.attachment_size_limit` must be a byte count", what));
     }
   }
+  auto channel = string_field(t, "late_channel_id", what, true);
+  if (!channel) return tl::unexpected(channel.error());
+  target.late_channel_id = std::move(*channel);
+  const json::value* attach = t.if_contains("late_attach");
+  target.late_attach = attach != nullptr && attach->is_bool() && attach->get_bool();
   return target;
 }
 
@@ -88,6 +93,10 @@ json::object to_json(const DiscordTarget& target) {
                  {"user_id", target.user_id}};
   if (target.guild_id) o["guild_id"] = *target.guild_id;
   if (target.attachment_size_limit > 0) o["attachment_size_limit"] = target.attachment_size_limit;
+  if (!target.late_channel_id.empty()) {
+    o["late_channel_id"] = target.late_channel_id;
+    o["late_attach"] = target.late_attach;
+  }
   return o;
 }
 
@@ -104,6 +113,7 @@ std::string to_json(const ReplyJob& job) {
     o["content_type"] = job.content_type;
   }
   if (!job.url.empty()) o["url"] = job.url;
+  if (job.post_late) o["post_late"] = true;
   if (!job.extra_files.empty()) {
     json::array files;
     for (const auto& f : job.extra_files) {
@@ -164,6 +174,8 @@ Result<ReplyJob> parse_reply_job(std::string_view body) {
     return fail(ErrorKind::kInvalidArgument,
                 fmt::format("{}: field `filename` must be set with `blob_key`", kWhat));
   }
+  const json::value* late = o->if_contains("post_late");
+  job.post_late = late != nullptr && late->is_bool() && late->get_bool();
   if (const json::value* files = o->if_contains("extra_files")) {
     const auto bad = [&] {
       return fail(ErrorKind::kInvalidArgument,

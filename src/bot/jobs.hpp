@@ -42,6 +42,11 @@ struct DiscordTarget {
   // The interaction's attachment_size_limit: no file larger than this is uploaded. 0: unknown
   // (a body from before mando read it), see upload_limit().
   std::uint64_t attachment_size_limit = 0;
+  // Where a result that comes after the token expired may still be posted: the channel, when
+  // the app is installed to the guild and may view the channel and send messages there; empty
+  // otherwise. late_attach: it may attach files there too.
+  std::string late_channel_id{};
+  bool late_attach = false;
 
   std::uint64_t upload_limit() const;
   // The interaction's creation time (from its id), or `fallback` when the id is not a snowflake.
@@ -102,6 +107,9 @@ struct ReplyJob {
   std::string filename;
   std::string content_type;
   std::string url;  // empty: no link to fall back to
+  // Post to target.late_channel_id when the token has expired (mentioning the user) instead of
+  // dropping the message: for results that come late (/imagine).
+  bool post_late = false;
   // More files shown with the first (each /imagine image beside the grid): uploaded as well when
   // they fit the upload limit together with it, else left out (the message links them).
   struct File {
@@ -109,7 +117,7 @@ struct ReplyJob {
     std::string filename;
     std::string content_type;
   };
-  std::vector<File> extra_files;
+  std::vector<File> extra_files{};
 };
 
 boost::json::object to_json(const DiscordTarget& target);

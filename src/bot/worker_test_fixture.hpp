@@ -123,6 +123,7 @@ class WorkerFixture : public storage::LocalStoreFixture {
   discord::RestClient rest_{http_, limiter_, [this] {
                               discord::RestClientOptions options;
                               options.api_base_url = discord_server_.api_base_url();
+                              options.bot_token = "test-bot-token";  // channel posts
                               options.backoff_base = std::chrono::milliseconds(1);
                               options.max_attempts = 2;
                               return options;

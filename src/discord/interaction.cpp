@@ -1,5 +1,6 @@
 #include "discord/interaction.hpp"
 
+#include <charconv>
 #include <limits>
 #include <utility>
 
@@ -425,6 +426,19 @@ Result<Interaction> parse_interaction(std::string_view body) {
     }
     interaction.channel_nsfw = nsfw != nullptr && nsfw->is_bool() && nsfw->get_bool();
   }
+
+  if (const auto* perms = root.if_contains("app_permissions"); perms != nullptr) {
+    std::uint64_t bits = 0;
+    const std::string_view text = perms->is_string() ? std::string_view(perms->get_string()) : "";
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bits);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      return field_error("app_permissions", "must be a permission bit set as a decimal string");
+    }
+    interaction.app_permissions = bits;
+  }
+  auto owners = optional_object(root, "authorizing_integration_owners", "");
+  if (!owners) return tl::unexpected(owners.error());
+  interaction.guild_install = *owners != nullptr && (*owners)->contains("0");
 
   auto message = optional_object(root, "message", "");
   if (!message) return tl::unexpected(message.error());

@@ -94,6 +94,11 @@ struct Interaction {
   std::optional<std::string> message_id;  // components: the message the component is on
   // channel.nsfw: the channel is age-restricted (false when Discord sent no channel object).
   bool channel_nsfw = false;
+  // app_permissions: what the bot may do in the channel (a permission bit set); nullopt when
+  // absent. guild_install: the app is installed to the guild (authorizing_integration_owners
+  // has "0"), so it has a bot user there, unlike a user install.
+  std::optional<std::uint64_t> app_permissions;
+  bool guild_install = false;
   User user;           // member.user in guilds, user in DMs; empty for PING
   std::string locale;  // the invoking user's locale, "" when absent
   std::optional<std::string> guild_locale;

@@ -100,6 +100,9 @@ TEST(ParseInteraction, GuildCommandTakesUserFromMember) {
   EXPECT_EQ(i.data.options[2].value, OptionValue(std::int64_t{4242}));
   EXPECT_FALSE(i.data.options[0].focused);
   EXPECT_FALSE(i.channel_nsfw);
+  EXPECT_EQ(i.app_permissions, 562949953601536u);
+  EXPECT_TRUE(i.guild_install);
+  EXPECT_FALSE(parse_ok(fixture("command_mando_dm_user_install.json")).guild_install);
 }
 
 TEST(ParseInteraction, ReadsWhetherTheChannelIsAgeRestricted) {

@@ -39,6 +39,7 @@ namespace {
 
 constexpr int kWebhookAttempts = 3;
 constexpr std::chrono::minutes kSlow{1};
+constexpr std::chrono::seconds kLate{15};
 constexpr std::string_view kFalUser = "fake-fal-user";
 constexpr std::string_view kSafetyMessage =
     "NSFW content detected. Try running it again, or try a different prompt.";
@@ -117,7 +118,8 @@ json::object to_json(const Faults& f) {
           {"drop_webhooks", f.drop_webhooks},
           {"submit_500", f.submit_500},
           {"submit_429", f.submit_429},
-          {"output_ttl_ms", f.output_ttl.count()}};
+          {"output_ttl_ms", f.output_ttl.count()},
+          {"ignore_cancel", f.ignore_cancel}};
 }
 
 Result<Faults> parse_faults(std::string_view body, Faults faults) {
@@ -135,6 +137,8 @@ Result<Faults> parse_faults(std::string_view body, Faults faults) {
       faults.submit_500 = static_cast<int>(v.get_int64());
     } else if (key == "submit_429" && v.is_int64()) {
       faults.submit_429 = static_cast<int>(v.get_int64());
+    } else if (key == "ignore_cancel" && v.is_bool()) {
+      faults.ignore_cancel = v.get_bool();
     } else if (key == "output_ttl_ms" && v.is_int64()) {
       faults.output_ttl = std::chrono::milliseconds(v.get_int64());
     } else {
@@ -385,7 +389,7 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
     auto it = predictions_.find(id);
     if (!is_cancel || it == predictions_.end()) co_return problem(404, "Not found.");
     Prediction& p = it->second;
-    if (!terminal(p.status)) {
+    if (!terminal(p.status) && !faults_.ignore_cancel) {
       p.status = "canceled";
       ++stats_.canceled;
       queue_event(p, "completed");
@@ -538,9 +542,11 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
     if (terminal(p->status)) {
       co_return net::Response::json(400, R"({"status":"ALREADY_COMPLETED"})");
     }
-    p->status = "canceled";
-    ++stats_.canceled;
-    queue_event(*p, "completed");
+    if (!faults_.ignore_cancel) {
+      p->status = "canceled";
+      ++stats_.canceled;
+      queue_event(*p, "completed");
+    }
     co_return net::Response::json(202, R"({"status":"CANCELLATION_REQUESTED"})");
   }
 
@@ -684,7 +690,9 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
     std::chrono::milliseconds generation(self->generation_ms_.load());
     {
       std::lock_guard lock(self->mutex_);
-      if (self->predictions_.at(id).prompt.find("[slow]") != std::string::npos) generation = kSlow;
+      const std::string& prompt = self->predictions_.at(id).prompt;
+      if (prompt.find("[slow]") != std::string::npos) generation = kSlow;
+      if (prompt.find("[late]") != std::string::npos) generation = kLate;
     }
     for (int step = 1; step <= steps; ++step) {
       if (!co_await self->wait(generation / steps)) co_return;

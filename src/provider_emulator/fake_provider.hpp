@@ -24,7 +24,8 @@
 // prediction's `webhook` for the events in `webhook_events_filter`, signed per Standard
 // Webhooks with `webhook_secret`, retried three times when they are not answered 2xx.
 // A prompt containing "[fail]" fails ("the fake provider was asked to fail"); one containing
-// "[nsfw]" fails with Replicate's safety message; one containing "[slow]" takes a minute.
+// "[nsfw]" fails with Replicate's safety message; one containing "[slow]" takes a minute,
+// "[late]" 15 seconds.
 // Cancel-After is honoured.
 //
 // The server, its client and its timers run on the caller's io_context; shut it down (or
@@ -54,6 +55,7 @@ struct Faults {
   int submit_500 = 0;               // the next N submits answer 500
   int submit_429 = 0;               // the next N submits answer 429 with Retry-After: 1
   std::chrono::milliseconds output_ttl{0};  // outputs answer 404 this long after the job; 0: never
+  bool ignore_cancel = false;               // cancels are answered as taken, and the job runs on
 };
 
 struct FakeProviderOptions {

@@ -8,6 +8,9 @@ net::Router ScriptedDiscord::routes(ScriptedDiscord* self) {
     router.add(method, "/api/v10/webhooks/*",
                [self](net::Request request) { return serve(self, std::move(request)); });
   }
+  // Channel messages: what a bot posts with its token (a late result).
+  router.add("POST", "/api/v10/channels/*",
+             [self](net::Request request) { return serve(self, std::move(request)); });
   return router;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // A fake Discord on loopback for tests of what edits interaction responses (the bot's workers):
-// it records every webhook request and answers them from a script, in order, then 200 with a
-// message object. `always()` answers every request alike, for an outage.
+// it records every webhook request (and channel message post) and answers them from a script,
+// in order, then 200 with a message object. `always()` answers every request alike, for an outage.
 //
 // Thread-safety: every method may be called from any thread (the server has its own).
 

@@ -141,7 +141,7 @@ asio::awaitable<net::Response> ImagineModule::deliver_outputs(const JobRecord& r
       parts.upscale_ids.push_back(fmt::format("{}{}", kUpscalePrefix, output));
     }
   }
-  ReplyJob reply{target, finished_message(parts), {}, {}, {}, shown_blob.url, {}};
+  ReplyJob reply{target, finished_message(parts), {}, {}, {}, shown_blob.url, true, {}};
   if (!deps_.reply_with_url) {
     reply.blob_key = shown_blob.key;
     reply.filename = filename;

@@ -106,9 +106,13 @@ asio::awaitable<net::Response> ImagineModule::event(net::Request request) {
   if (!update) co_return net::Response::json_error(400, update.error().message);
   auto merged = co_await merge_update(event->job_id, *update);
   if (!merged) co_return std::move(merged.error());
-  if (merged->deliver) co_return co_await deliver(merged->record);
+  // A result after the give-up point (the provider did not take the cancel): stored and posted
+  // after all, over the give-up line while the token lives, else in the channel (reply-discord).
+  const bool late = merged->changed && merged->record.delivered &&
+                    merged->record.state.status == Status::kSucceeded;
+  if (merged->deliver || late) co_return co_await deliver(merged->record);
   if (auto given_up = co_await give_up_if_due(merged->record)) co_return std::move(*given_up);
-  if (merged->changed) co_await show_progress(merged->record);
+  if (merged->changed && !merged->record.delivered) co_await show_progress(merged->record);
   co_return net::Response::json(200, R"({"note":"merged"})");
 }
 
@@ -197,7 +201,7 @@ asio::awaitable<Result<bool>> ImagineModule::record_update(std::string task_id,
     if (merged) {
       auto job = parse_imagine_job(merged->record.request);
       if (job && !deps_.finish->past_give_up(job->target)) {
-        if (merged->changed) co_await show_progress(merged->record);
+        if (merged->changed && !merged->record.delivered) co_await show_progress(merged->record);
         co_return true;
       }
     } else if (merged.error().status == 200) {

@@ -335,7 +335,7 @@ asio::awaitable<net::Response> MandoModule::generate_image(net::Request request)
     co_return net::Response::json_error(503, "the blob store is unavailable");
   }
 
-  ReplyJob reply{target, {}, {}, {}, {}, stored->url, {}};
+  ReplyJob reply{target, {}, {}, {}, {}, stored->url, false, {}};
   reply.message = finished_message(*options, *spec, filename, stored->url, deps_.reply_with_url);
   if (!deps_.reply_with_url) {
     reply.blob_key = stored->key;

@@ -259,7 +259,8 @@ asio::awaitable<net::Response> TransformModule::deliver(Run& run) {
   if (lines.size() == run.outputs.size()) {
     // Nothing to show: the reasons are the answer (and the job is over, nothing to retry).
     lines.insert(lines.begin(), "None of your images could be used.");
-    ReplyJob reply{target, plain_message(bounded_lines(lines, kMaxContent)), {}, {}, {}, {}, {}};
+    ReplyJob reply{target, plain_message(bounded_lines(lines, kMaxContent)), {}, {}, {}, {}, false,
+                   {}};
     co_return co_await send_reply(*deps_.tasks, std::move(reply));
   }
 
@@ -336,7 +337,7 @@ asio::awaitable<net::Response> TransformModule::deliver(Run& run) {
   message["attachments"] = deps_.reply_with_url
                                ? json::array{}
                                : json::array{json::object{{"id", 0}, {"filename", filename}}};
-  ReplyJob reply{target, std::move(message), {}, {}, {}, sheet_blob->url, {}};
+  ReplyJob reply{target, std::move(message), {}, {}, {}, sheet_blob->url, false, {}};
   if (!deps_.reply_with_url) {
     reply.blob_key = sheet_blob->key;
     reply.filename = filename;

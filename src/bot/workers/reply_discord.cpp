@@ -1,6 +1,7 @@
 #include "bot/workers/reply_discord.hpp"
 
 #include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "bot/jobs.hpp"
@@ -50,10 +51,13 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
 
   // 1 and 2.
   if (finish_.token_expired(target)) {
+    if (job->post_late && !target.late_channel_id.empty()) co_return co_await post_late(*job);
     log->warn("reply to interaction {} dropped: its token expired", id);
     co_return finish_.done(target, "token_expired", "dropped: the interaction token expired");
   }
-  if (finish_.past_give_up(target)) {
+  // A result that may come late (post_late) is shown whenever it comes while the token lives:
+  // better than the give-up line it then replaces.
+  if (finish_.past_give_up(target) && !job->post_late) {
     log->warn("reply to interaction {}: past the give-up point, not sent", id);
     co_return co_await finish_.fail(target, Failure::kTookTooLong, "gave_up");
   }
@@ -99,6 +103,43 @@ asio::awaitable<net::Response> ReplyWorker::handle(net::Request request) {
   }
   if (sent) co_return finish_.done(target, linked ? "delivered_link" : "delivered", "delivered");
   co_return co_await refused(target, std::move(sent.error()));
+}
+
+// A result after the token's life, in the interaction's channel: a new message mentioning
+// the user, with the file when the bot may attach files and it fits Discord's default limit,
+// else from its link.
+asio::awaitable<net::Response> ReplyWorker::post_late(ReplyJob job) {
+  auto log = core::logger("bot");
+  const DiscordTarget& target = job.target;
+  std::vector<discord::Attachment> files;
+  if (!job.blob_key.empty() && target.late_attach) {
+    auto blob = co_await blobs_.get(job.blob_key);
+    if (blob && blob->bytes.size() <= kDefaultAttachmentSizeLimit) {
+      files.push_back({job.filename, std::move(blob->bytes), job.content_type});
+    }
+  }
+  json::object message = files.empty() && !job.url.empty() ? link_form(job) : job.message;
+  message["content"] =
+      fmt::format("<@{}> your result came after the interaction had expired:", target.user_id);
+  message["allowed_mentions"] = json::object{{"users", json::array{target.user_id}}};
+  if (files.empty()) message["attachments"] = json::array{};
+  auto sent = co_await discord_.request(
+      "POST", fmt::format("/channels/{}/messages", target.late_channel_id),
+      json::serialize(message), std::move(files));
+  const std::string& id = target.interaction_id;
+  if (sent) {
+    log->info("interaction {}: token expired, result posted in channel {}", id,
+              target.late_channel_id);
+    co_return finish_.done(target, "posted_late", "posted in the channel");
+  }
+  const ErrorKind kind = sent.error().kind;
+  if (kind == ErrorKind::kUnavailable || kind == ErrorKind::kDeadlineExceeded ||
+      kind == ErrorKind::kResourceExhausted) {
+    co_return net::Response::json_error(503, "Discord is unavailable; the late post is pending");
+  }
+  log->warn("interaction {}: late result not posted in channel {}: {}", id, target.late_channel_id,
+            sent.error().message);
+  co_return finish_.done(target, "late_dropped", "dropped: the channel refused the late result");
 }
 
 // The job's extra files that fit the upload limit with what `files` holds already, appended

@@ -3,8 +3,11 @@
 // into the finished message, the image uploaded from the blob store as an attachment.
 //
 // One attempt (finisher.hpp has the timeline and the failure lines):
-//   1. The token expired (10 s before its 15 minutes): dropped, nothing sent.
-//   2. Past [bot] give_up_after: "this took too long" instead of the picture.
+//   1. The token expired (10 s before its 15 minutes): dropped, nothing sent; or, for a job
+//      that asks (post_late, /imagine) where the bot may post in the interaction's channel, a
+//      new message there mentioning the user (posted_late; late_dropped when Discord refuses).
+//   2. Past [bot] give_up_after: "this took too long" instead of the picture (not for a job
+//      that asks post_late: its result replaces the give-up line while the token lives).
 //   3. The file is read from the blob store. Gone: "the picture was lost". Unavailable: 503.
 //      Larger than the interaction's attachment_size_limit: the message shows the blob's link
 //      instead, saying why (or, without a link, "too large"); nothing over the limit is sent.
@@ -18,8 +21,9 @@
 //                  past the give-up point, one failure line instead (step 2).
 // What the queue gets back: 200 for every end (counted in mando_discord_replies_total{outcome}:
 // delivered, delivered_link, gave_up, rejected, blob_missing, too_large, token_expired,
-// token_invalid, notice_refused), 400 for a malformed body (retried, then kept as a dead letter),
-// 503 to be retried. Delivering twice is harmless: a PATCH of the same message.
+// token_invalid, notice_refused, posted_late, late_dropped), 400 for a malformed body (retried,
+// then kept as a dead letter), 503 to be retried. Delivering twice is harmless: a PATCH of the same
+// message.
 
 #include <boost/asio/awaitable.hpp>
 
@@ -44,6 +48,7 @@ class ReplyWorker {
   boost::asio::awaitable<net::Response> handle(net::Request request);
 
  private:
+  boost::asio::awaitable<net::Response> post_late(ReplyJob job);
   boost::asio::awaitable<void> add_extra_files(ReplyJob& job,
                                                std::vector<discord::Attachment>& files);
   // Step 4's answer to an edit that failed.

@@ -39,6 +39,7 @@ class ReplyWorkerTest : public WorkerFixture {
         "mandala.png",
         "image/png",
         std::string(kUrl),
+        false,
         {}};
     return reply;
   }
@@ -90,6 +91,36 @@ TEST_F(ReplyWorkerTest, ExtraFilesGoAlongAsFarAsTheUploadLimitAllows) {
       << "listed in the message's attachments";
   EXPECT_EQ(requests[0].body.find("4.png"), std::string::npos) << "a file that is gone is left out";
   EXPECT_TRUE(counted("delivered"));
+}
+
+TEST_F(ReplyWorkerTest, ALateResultGoesToTheChannelWhereTheBotMayPost) {
+  set_clock(minutes(16));  // the token is gone
+  ReplyJob late = job(interaction_id(1));
+  late.post_late = true;
+  late.target.late_channel_id = "1180000000000000030";
+  late.target.late_attach = true;
+  EXPECT_EQ(deliver(late).status, 200);
+  auto requests = discord_server_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/api/v10/channels/1180000000000000030/messages");
+  EXPECT_TRUE(multipart(requests[0])) << "the file, which the bot may attach there";
+  EXPECT_NE(requests[0].body.find("<@u> your result came after the interaction had expired"),
+            std::string::npos);
+  EXPECT_NE(requests[0].body.find(R"("allowed_mentions":{"users":["u"]})"), std::string::npos)
+      << "only the user is mentioned";
+  EXPECT_TRUE(counted("posted_late"));
+
+  // Without the permission to post there (or a job that does not ask): dropped, counted.
+  ReplyJob nowhere = job(interaction_id(2));
+  nowhere.post_late = true;
+  EXPECT_EQ(deliver(nowhere).status, 200);
+  EXPECT_EQ(discord_server_.requests().size(), 1u);
+  EXPECT_TRUE(counted("token_expired"));
+
+  discord_server_.script({{403, R"({"message":"Missing Access","code":50001})"}});
+  EXPECT_EQ(deliver(late).status, 200);
+  EXPECT_TRUE(counted("late_dropped"));
 }
 
 TEST_F(ReplyWorkerTest, GoneTokensAreDroppedAndOutagesRetriedByTheQueue) {
