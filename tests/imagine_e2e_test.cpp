@@ -410,6 +410,64 @@ TEST_F(ImagineE2eTest, ATokenAboutToExpireIsCanceledAtTheProviderAndTold) {
   EXPECT_EQ(fake_->stats().canceled, 1);
 }
 
+TEST_F(ImagineE2eTest, CancelWhileItRunsOnlyForTheAuthor) {
+  fake_->set_generation(6s);  // three steps: the first progress line after 2 s
+  start();
+  auto sent = command(R"(/imagine prompt:"a long exposure")");
+  ASSERT_TRUE(sent.message_id);
+  json::object message = next_version(*sent.message_id);
+  for (int edits = 0; edits < 10 && message.at("components").as_array().empty(); ++edits) {
+    message = next_version(*sent.message_id, message.at("version").as_int64());
+  }
+  ASSERT_TRUE(content_of(message).starts_with("Imagining")) << json::serialize(message);
+  const std::string cancel(
+      message.at("components").at(0).at("components").at(0).at("custom_id").as_string());
+  auto stranger = call(emulator().click(*sent.message_id, cancel, "1180000000000009999"));
+  ASSERT_TRUE(stranger);
+  EXPECT_NE(json::serialize(stranger->response).find("Only the person who asked"),
+            std::string::npos);
+  auto author = call(emulator().click(*sent.message_id, cancel));
+  ASSERT_TRUE(author);
+  EXPECT_EQ(author->response.at("type").as_int64(), 7) << json::serialize(author->response);
+  const std::string ended = content_of(final_form(*sent.message_id));
+  EXPECT_NE(ended.find("Canceled: nothing more will be made"), std::string::npos) << ended;
+  EXPECT_EQ(fake_->stats().canceled, 1);
+}
+
+TEST_F(ImagineE2eTest, RateLimitedSubmitsAreRetriedAndVanishedOutputsSaidSo) {
+  fake_->set_faults({.submit_429 = 2});
+  start();
+  auto sent = command(R"(/imagine prompt:"patience")");
+  ASSERT_TRUE(sent.message_id);
+  EXPECT_EQ(final_form(*sent.message_id).at("attachments").as_array().size(), 1u)
+      << "two 429s, then the queue's retry went through";
+  EXPECT_EQ(fake_->stats().refused, 2);
+
+  fake_->set_faults({.output_ttl = 1ms});  // the provider deletes its outputs at once
+  auto gone = command(R"(/imagine prompt:"fleeting")");
+  ASSERT_TRUE(gone.message_id);
+  const std::string content = content_of(final_form(*gone.message_id));
+  EXPECT_NE(content.find("the provider's result could not be used: the server answered HTTP 404"),
+            std::string::npos)
+      << content;
+}
+
+TEST_F(ImagineE2eTest, OverTheDailyQuotaTheUserIsToldWhenItResets) {
+  start({{"MANDO_IMAGINE_DAILY_PER_USER", "1"}});
+  auto first = command(R"(/imagine prompt:"one")");
+  ASSERT_TRUE(first.message_id);
+  auto invocation = emulator().parse_command_text(R"(/imagine prompt:"two")");
+  ASSERT_TRUE(invocation);
+  auto second = call(emulator().send_command(std::move(*invocation)));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->response.at("type").as_int64(), 4);
+  EXPECT_EQ(second->response.at("data").at("flags").as_int64() & 64, 64) << "ephemeral";
+  EXPECT_NE(json::serialize(second->response)
+                .find("You have used your 1 /imagine jobs for today. You can imagine again <t:"),
+            std::string::npos)
+      << json::serialize(second->response);
+}
+
 TEST_F(ImagineE2eTest, AResultAfterTheGiveUpPointIsPostedAfterAll) {
   fake_->set_faults({.ignore_cancel = true});
   start({{"MANDO_BOT_GIVE_UP_AFTER", "10s"}});
