@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -26,9 +27,13 @@ namespace {
 using mando::ErrorKind;
 using mando::imagine::StandardWebhooks;
 
-void check(bool ok) {
-  if (!ok) std::abort();
+// Aborts (a finding) naming the invariant that broke.
+void check(bool ok, int line) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz_imagine_webhook: the check on line %d failed\n", line);
+  std::abort();
 }
+#define CHECK(condition) check((condition), __LINE__)
 
 std::string_view next_line(std::string_view& rest) {
   const auto end = rest.find('\n');
@@ -39,13 +44,13 @@ std::string_view next_line(std::string_view& rest) {
 
 void check_update(const mando::Result<mando::imagine::JobUpdate>& update) {
   if (!update) {
-    check(update.error().kind == ErrorKind::kInvalidArgument);
+    CHECK(update.error().kind == ErrorKind::kInvalidArgument);
     return;
   }
-  check(!update->provider_job_id.empty());
-  check(!update->percent || (*update->percent >= 0 && *update->percent <= 100));
+  CHECK(!update->provider_job_id.empty());
+  CHECK(!update->percent || (*update->percent >= 0 && *update->percent <= 100));
   const auto back = mando::imagine::parse_update(mando::imagine::to_json(*update));
-  check(back.has_value() && back->provider_job_id == update->provider_job_id &&
+  CHECK(back.has_value() && back->provider_job_id == update->provider_job_id &&
         back->status == update->status && back->outputs == update->outputs &&
         back->percent == update->percent && back->error == update->error);
 }
@@ -76,10 +81,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto verdict = verifier().verify({id, timestamp, signature}, body, now);
   if (verdict) {
     const std::string expected = verifier().sign(id, seconds, body);
-    check(std::to_string(seconds) == timestamp);
-    check((" " + std::string(signature) + " ").find(" " + expected + " ") != std::string::npos);
+    CHECK(std::to_string(seconds) == timestamp);
+    CHECK((" " + std::string(signature) + " ").find(" " + expected + " ") != std::string::npos);
   } else {
-    check(verdict.error().kind == ErrorKind::kUnauthenticated);
+    CHECK(verdict.error().kind == ErrorKind::kUnauthenticated);
   }
 
   namespace imagine = mando::imagine;
@@ -89,10 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_update(imagine::openai::parse_images(body, "sync-1"));
   check_update(imagine::parse_update(body));
   if (auto outputs = imagine::fal::parse_result(body); !outputs) {
-    check(outputs.error().kind == ErrorKind::kInvalidArgument);
+    CHECK(outputs.error().kind == ErrorKind::kInvalidArgument);
   }
   if (auto keys = imagine::parse_jwks(body); !keys) {
-    check(keys.error().kind == ErrorKind::kInvalidArgument);
+    CHECK(keys.error().kind == ErrorKind::kInvalidArgument);
   }
   return 0;
 }

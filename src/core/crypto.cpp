@@ -1,5 +1,7 @@
 #include "core/crypto.hpp"
 
+#include <algorithm>
+
 #include <sodium.h>
 
 namespace mando::core {
@@ -52,6 +54,15 @@ std::string to_base64(std::string_view raw, Base64 variant) {
 }
 
 std::optional<std::string> from_base64(std::string_view text, Base64 variant) {
+  // libsodium's decoder takes some bytes outside the alphabet for letters of it (found by
+  // fuzzing: "\x84" read as "/"), which would make one value have several spellings; only
+  // the variant's own characters pass.
+  const bool url = variant == Base64::kUrlNoPadding;
+  const bool alphabet = std::all_of(text.begin(), text.end(), [url](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (url ? c == '-' || c == '_' : c == '+' || c == '/' || c == '=');
+  });
+  if (!alphabet) return std::nullopt;
   std::string out(text.size() / 4 * 3 + 3, '\0');
   std::size_t length = 0;
   const char* end = nullptr;
