@@ -53,6 +53,19 @@ std::string to_base64(std::string_view raw, Base64 variant) {
   return out;
 }
 
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  std::size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(),
+                     hex.size(), nullptr, &length, &end) != 0 ||
+      end != hex.data() + hex.size() || length != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::optional<std::string> from_base64(std::string_view text, Base64 variant) {
   // libsodium's decoder takes some bytes outside the alphabet for letters of it (found by
   // fuzzing: "\x84" read as "/"), which would make one value have several spellings; only

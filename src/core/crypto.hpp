@@ -16,8 +16,10 @@ std::string sha256(std::string_view data);
 // HMAC-SHA256 under `key` of the concatenation of `parts`, 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts);
 
-// Lower-case hex of raw bytes.
+// Lower-case hex of raw bytes, and back (either case; nullopt for an odd length or a non-hex
+// character).
 std::string to_hex(std::string_view bytes);
+std::optional<std::string> from_hex(std::string_view hex);
 
 // RFC 4648 base64: the standard alphabet with padding (section 4), or the URL-safe alphabet
 // without padding (section 5, as in JWKs and page tokens).

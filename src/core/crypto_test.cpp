@@ -39,6 +39,17 @@ TEST(CryptoTest, Base64MatchesRfc4648Vectors) {
   EXPECT_EQ(from_base64("-_-_", Base64::kUrlNoPadding), high);
 }
 
+TEST(CryptoTest, HexBackAndForth) {
+  const std::string bytes("\x00\x7f\xff\x10", 4);
+  EXPECT_EQ(to_hex(bytes), "007fff10");
+  EXPECT_EQ(from_hex("007fff10"), bytes);
+  EXPECT_EQ(from_hex("007FFF10"), bytes);
+  EXPECT_EQ(from_hex(""), std::string());
+  EXPECT_EQ(from_hex("abc"), std::nullopt);  // odd length
+  EXPECT_EQ(from_hex("zz"), std::nullopt);
+  EXPECT_EQ(from_hex("ab cd"), std::nullopt);
+}
+
 TEST(CryptoTest, Base64RefusesWhatIsNotExactlyItsVariant) {
   EXPECT_EQ(from_base64("Zm9vYg", Base64::kStandard), std::nullopt);  // padding missing
   EXPECT_EQ(from_base64("Zm9vYg==", Base64::kUrlNoPadding), std::nullopt);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/crypto.hpp"
+
 namespace mando::discord {
 namespace {
 
@@ -32,13 +34,7 @@ const Vector kVectors[] = {
      "c6594a7c15e9716ed28dc027beceea1ec40a"},
 };
 
-std::string unhex(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+std::string unhex(const std::string& hex) { return core::from_hex(hex).value(); }
 
 // Flips one bit of the hex digit at `index`.
 std::string flip_hex_digit(std::string hex, std::size_t index) {

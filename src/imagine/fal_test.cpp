@@ -1,9 +1,9 @@
 #include "imagine/fal.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
-#include "core/crypto.hpp"
 #include "discord/signature.hpp"
 #include "imagine/fal_webhooks.hpp"
 #include "imagine/openai_provider.hpp"
@@ -83,12 +83,9 @@ struct FalSigner {
   discord::KeyPair keys = discord::generate_key_pair();
 
   std::string jwks() const {
-    std::string raw;
-    for (std::size_t i = 0; i < keys.public_key_hex.size(); i += 2) {
-      raw += static_cast<char>(std::stoi(keys.public_key_hex.substr(i, 2), nullptr, 16));
-    }
-    return R"({"keys":[{"kty":"RSA","n":"x","e":"AQAB"},{"kty":"OKP","crv":"Ed25519","x":")" +
-           core::to_base64(raw, core::Base64::kUrlNoPadding) + R"("}]})";
+    return boost::json::serialize(boost::json::object{
+        {"keys", boost::json::array{boost::json::object{{"kty", "RSA"}, {"n", "x"}, {"e", "AQAB"}},
+                                    ed25519_jwk(keys.public_key_hex, "k1")}}});
   }
   net::Headers sign(std::string_view body, std::int64_t timestamp) const {
     const std::string ts = std::to_string(timestamp);

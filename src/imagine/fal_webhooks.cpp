@@ -54,6 +54,14 @@ Result<std::vector<discord::SignatureVerifier>> parse_jwks(std::string_view text
   return keys;
 }
 
+json::object ed25519_jwk(std::string_view public_key_hex, std::string_view kid) {
+  return {{"kty", "OKP"},
+          {"crv", "Ed25519"},
+          {"kid", kid},
+          {"x", core::to_base64(core::from_hex(public_key_hex).value_or(""),
+                                core::Base64::kUrlNoPadding)}};
+}
+
 boost::asio::awaitable<Result<std::vector<discord::SignatureVerifier>>> FalWebhookVerifier::keys(
     std::chrono::system_clock::time_point now, bool stale) {
   {

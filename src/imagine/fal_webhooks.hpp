@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 #include "discord/signature.hpp"
 #include "imagine/webhook_verifier.hpp"
@@ -21,6 +22,9 @@ namespace mando::imagine {
 
 // The Ed25519 keys of a JWKS document; kInvalidArgument when it is not one or holds none.
 Result<std::vector<discord::SignatureVerifier>> parse_jwks(std::string_view json);
+// The JWK of an Ed25519 public key (64 hex digits), as a JWKS lists it (what the fake provider
+// serves, and the inverse of parse_jwks for one key).
+boost::json::object ed25519_jwk(std::string_view public_key_hex, std::string_view kid);
 
 class FalWebhookVerifier final : public WebhookVerifier {
  public:

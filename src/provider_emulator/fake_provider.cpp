@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "discord/signature.hpp"
 #include "imagine/fal.hpp"
+#include "imagine/fal_webhooks.hpp"
 #include "imagine/standard_webhooks.hpp"
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
@@ -426,14 +427,7 @@ class FakeProvider::Impl : public std::enable_shared_from_this<Impl> {
     std::lock_guard lock(mutex_);
     if (r.path() == "/fal/.well-known/jwks.json") {
       const auto pair = *discord::key_pair_from_secret_hex(options_.fal_key_seed_hex);
-      std::string raw;
-      for (std::size_t i = 0; i + 1 < pair.public_key_hex.size(); i += 2) {
-        raw += static_cast<char>(std::stoi(pair.public_key_hex.substr(i, 2), nullptr, 16));
-      }
-      json::object key{{"kty", "OKP"},
-                       {"crv", "Ed25519"},
-                       {"kid", "fake"},
-                       {"x", core::to_base64(raw, core::Base64::kUrlNoPadding)}};
+      const json::object key = imagine::ed25519_jwk(pair.public_key_hex, "fake");
       co_return net::Response::json(200, json::serialize(json::object{{"keys", json::array{key}}}));
     }
     if (!authorized(r, "Key ")) co_return problem(401, "Invalid credentials");

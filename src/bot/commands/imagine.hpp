@@ -116,6 +116,8 @@ class ImagineModule : public std::enable_shared_from_this<ImagineModule> {
   boost::asio::awaitable<net::Response> deliver_outputs(const imagine::JobRecord& record,
                                                         const ImagineJob& job);
   boost::asio::awaitable<void> show_progress(const imagine::JobRecord& record);
+  // The job ended (delivered or given up): its progress throttle goes.
+  void forget_edits(const std::string& job_id);
   boost::asio::awaitable<void> poll_job(const imagine::JobRecord& record);
   // Cancels at the provider and tells the user (the give-up point passed).
   boost::asio::awaitable<net::Response> give_up(const imagine::JobRecord& record,

@@ -27,10 +27,7 @@ asio::awaitable<net::Response> ImagineModule::deliver(const JobRecord& record) {
     log->error("imagine job {}: stored request unreadable: {}", record.job_id, job.error().message);
     co_return net::Response::json(200, R"({"note":"unreadable job"})");
   }
-  {
-    std::lock_guard lock(mutex_);
-    last_edit_.erase(record.job_id);
-  }
+  forget_edits(record.job_id);
   const DiscordTarget& target = job->target;
   const auto& state = record.state;
   net::Response response;

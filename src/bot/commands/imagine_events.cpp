@@ -211,6 +211,11 @@ asio::awaitable<Result<bool>> ImagineModule::record_update(std::string task_id,
   co_return co_await send_event(std::move(task_id), job_id, update);
 }
 
+void ImagineModule::forget_edits(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  last_edit_.erase(job_id);
+}
+
 asio::awaitable<void> ImagineModule::show_progress(const JobRecord& record) {
   if (deps_.discord == nullptr) co_return;
   auto job = parse_imagine_job(record.request);
@@ -280,6 +285,7 @@ asio::awaitable<void> ImagineModule::poll_job(const JobRecord& record) {
 asio::awaitable<net::Response> ImagineModule::give_up(const JobRecord& record,
                                                       imagine::Provider& provider,
                                                       const DiscordTarget& target) {
+  forget_edits(record.job_id);
   auto canceled = co_await provider.cancel(record.provider_job_id);
   core::logger("bot")->warn(
       "imagine job {}: past the give-up point, canceled at the provider{}", record.job_id,
