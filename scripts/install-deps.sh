@@ -13,7 +13,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libexpat1-dev ca-certificates libsodium-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
-  libcairo2-dev libspng-dev libwebp-dev libvips-dev libseccomp-dev
+  libcairo2-dev libspng-dev libwebp-dev libvips-dev libseccomp-dev libpq-dev
 )
 mode=${1:-}
 case "$mode" in
@@ -25,6 +25,7 @@ if [[ "$mode" == --test || "$mode" == --peers ]]; then
     libgtest-dev libgmock-dev libbenchmark-dev libpng-dev libvips-tools zlib1g-dev
     clang libclang-rt-14-dev clang-format curl wrk
     nodejs npm chromium
+    postgresql-15
   )
 fi
 if [[ "$mode" == --peers ]]; then

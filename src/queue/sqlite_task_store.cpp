@@ -1,21 +1,20 @@
 #include "queue/sqlite_task_store.hpp"
 
-#include <charconv>
 #include <string>
 
 #include <fmt/format.h>
 
-#include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/sqlite.hpp"
+#include "queue/store_rows.hpp"
 
 namespace mando::queue {
 namespace {
 
+using namespace rows;
+
 constexpr std::size_t kMaxBatch = 1024;     // writes per group-commit transaction
 constexpr std::size_t kMaxIdleReaders = 4;  // read connections kept open between reads
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 
 // The schema of version 1. `due` is what lease_due() and next_due() read: the schedule time of
 // a pending task, the lease expiry of a leased one, NULL for a dead letter; the partial index
@@ -67,91 +66,13 @@ CREATE TABLE tombstones (
 CREATE INDEX tombstones_by_time ON tombstones (time);
 )sql";
 
-constexpr std::string_view kQueueColumns =
-    "name, max_dispatches_per_second, max_burst_size, max_concurrent_dispatches, max_attempts, "
-    "max_retry_duration, min_backoff, max_backoff, max_doublings, state, worker_base_url, "
-    "purge_time";
-constexpr std::string_view kTaskColumns =
-    "task, kind, url, method, headers, body, schedule_time, create_time, dispatch_deadline, "
-    "dispatch_count, response_count, fa_schedule, fa_dispatch, fa_response, fa_status, fa_error, "
-    "la_schedule, la_dispatch, la_response, la_status, la_error, state";
-
 // Leases a task (state kLeased) until the bound time (now + margin) plus its dispatch deadline.
 constexpr std::string_view kLeaseUpdate =
     "UPDATE tasks SET state = 1, due = ? + dispatch_deadline, dispatch_count = dispatch_count + 1";
 
-std::int64_t micros(TimePoint t) { return t.time_since_epoch().count(); }
-std::int64_t micros(Micros d) { return d.count(); }
-TimePoint time_point(std::int64_t us) { return TimePoint(Micros(us)); }
-std::optional<std::int64_t> micros(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return micros(*t);
-}
-
 using core::sqlite::Blob;
-using core::sqlite::Statement;
-
-std::optional<TimePoint> optional_time(const Statement& st, int col) {
-  if (st.is_null(col)) return std::nullopt;
-  return time_point(st.int64(col));
-}
-
-// Headers are stored as "<name length>:<name><value length>:<value>" repeated: binary-safe and
-// trivial to parse, where JSON would reject bytes that are not UTF-8.
-std::string encode_headers(const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string out;
-  for (const auto& [name, value] : headers) {
-    out += fmt::format("{}:{}{}:{}", name.size(), name, value.size(), value);
-  }
-  return out;
-}
-
-Result<std::vector<std::pair<std::string, std::string>>> decode_headers(std::string_view in) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  auto next = [&](std::string& out) {
-    std::size_t size = 0;
-    auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), size);
-    if (ec != std::errc() || end == in.data() + in.size() || *end != ':') return false;
-    in.remove_prefix(end - in.data() + 1);
-    if (size > in.size()) return false;
-    out.assign(in.substr(0, size));
-    in.remove_prefix(size);
-    return true;
-  };
-  while (!in.empty()) {
-    auto& [name, value] = headers.emplace_back();
-    if (!next(name) || !next(value)) {
-      return mando::fail(ErrorKind::kInternal, "sqlite: corrupt headers column");
-    }
-  }
-  return headers;
-}
-
-int page_size_or_default(int page_size) {
-  if (page_size <= 0) return kDefaultPageSize;
-  return std::min(page_size, kMaxPageSize);
-}
-
-// Page tokens are base64url("<kind><last name>"): opaque to clients, checked on the way back.
-std::string encode_page_token(char kind, std::string_view last) {
-  return core::to_base64(kind + std::string(last), core::Base64::kUrlNoPadding);
-}
-
-// The last name of the previous page ("" for the first page).
-Result<std::string> decode_page_token(char kind, const std::string& token) {
-  if (token.empty()) return std::string();
-  const auto raw = core::from_base64(token, core::Base64::kUrlNoPadding);
-  if (!raw || raw->size() < 2 || (*raw)[0] != kind) {
-    return mando::fail(ErrorKind::kInvalidArgument, "pageToken: not a token from a previous page");
-  }
-  return raw->substr(1);
-}
-
-Error not_found(std::string_view what, const std::string& name) {
-  return Error{ErrorKind::kNotFound, fmt::format("{} {} not found", what, name)};
-}
-
 using core::sqlite::Connection;
+using core::sqlite::Statement;
 
 core::sqlite::OpenOptions open_options(const SqliteOptions& options, bool writer) {
   return core::sqlite::OpenOptions{
@@ -175,25 +96,6 @@ Result<std::int64_t> queue_id(Connection& c, const QueueName& name) {
   return st.int64(0);
 }
 
-Result<Queue> read_queue(const Statement& st) {
-  auto name = QueueName::parse(st.text(0));
-  if (!name) return mando::fail(ErrorKind::kInternal, "sqlite: corrupt queue name: " + st.text(0));
-  Queue q;
-  q.name = std::move(*name);
-  q.rate_limits.max_dispatches_per_second = st.real(1);
-  q.rate_limits.max_burst_size = static_cast<int>(st.int64(2));
-  q.rate_limits.max_concurrent_dispatches = static_cast<int>(st.int64(3));
-  q.retry_config.max_attempts = static_cast<int>(st.int64(4));
-  q.retry_config.max_retry_duration = Micros(st.int64(5));
-  q.retry_config.min_backoff = Micros(st.int64(6));
-  q.retry_config.max_backoff = Micros(st.int64(7));
-  q.retry_config.max_doublings = static_cast<int>(st.int64(8));
-  q.state = static_cast<QueueState>(st.int64(9));
-  q.worker_base_url = st.text(10);
-  q.purge_time = optional_time(st, 11);
-  return q;
-}
-
 Result<Queue> select_queue(Connection& c, const QueueName& name) {
   static const std::string kSql =
       fmt::format("SELECT {} FROM queues WHERE name = ?", kQueueColumns);
@@ -212,34 +114,6 @@ void bind_settings(Statement& st, const Queue& q) {
           micros(q.retry_config.max_retry_duration), micros(q.retry_config.min_backoff),
           micros(q.retry_config.max_backoff), q.retry_config.max_doublings,
           static_cast<int>(q.state), q.worker_base_url);
-}
-
-std::optional<Attempt> read_attempt(const Statement& st, int col) {
-  if (st.is_null(col)) return std::nullopt;
-  return Attempt{time_point(st.int64(col)), optional_time(st, col + 1), optional_time(st, col + 2),
-                 static_cast<int>(st.int64(col + 3)), st.text(col + 4)};
-}
-
-// A row of kTaskColumns.
-Result<Task> read_task(const Statement& st, const QueueName& queue) {
-  Task t;
-  t.name = {queue, st.text(0)};
-  t.request.kind = static_cast<TaskRequest::Kind>(st.int64(1));
-  t.request.url = st.text(2);
-  t.request.method = static_cast<HttpMethod>(st.int64(3));
-  auto headers = decode_headers(st.text(4));
-  if (!headers) return tl::unexpected(headers.error());
-  t.request.headers = std::move(*headers);
-  t.request.body = st.text(5);
-  t.schedule_time = time_point(st.int64(6));
-  t.create_time = time_point(st.int64(7));
-  t.dispatch_deadline = Micros(st.int64(8));
-  t.dispatch_count = static_cast<int>(st.int64(9));
-  t.response_count = static_cast<int>(st.int64(10));
-  t.first_attempt = read_attempt(st, 11);
-  t.last_attempt = read_attempt(st, 16);
-  t.state = static_cast<TaskState>(st.int64(21));
-  return t;
 }
 
 // Every row of `st` as a task (lists, leases).
@@ -265,10 +139,8 @@ Result<std::int64_t> fenced_rowid(Connection& c, std::int64_t queue, const TaskN
   if (!*row) return tl::unexpected(not_found("task", name.full()));
   const auto current = st.int64(1);
   if (current != dispatch_count || st.int64(2) != static_cast<int>(TaskState::kLeased)) {
-    return fail(
-        ErrorKind::kFailedPrecondition,
-        fmt::format("task {}: the lease of dispatch {} is stale (dispatch {} is {})", name.full(),
-                    dispatch_count, current, to_string(static_cast<TaskState>(st.int64(2)))));
+    return tl::unexpected(
+        stale_lease(name, dispatch_count, current, static_cast<TaskState>(st.int64(2))));
   }
   return st.int64(0);
 }
@@ -526,18 +398,10 @@ Result<Task> SqliteTaskStore::create_task(const Task& task, Micros dedup_window,
     auto row = tombstone.bind(*id, task.name.task).step();
     if (!row) return tl::unexpected(row.error());
     if (*row && now - time_point(tombstone.int64(0)) < dedup_window) {
-      return mando::fail(
-          ErrorKind::kAlreadyExists,
-          fmt::format("task {} was completed or deleted within the deduplication window",
-                      task.name.full()));
+      return tl::unexpected(duplicate_task(task.name, true));
     }
 
-    Task stored;
-    stored.name = task.name;
-    stored.request = task.request;
-    stored.create_time = now;
-    stored.schedule_time = task.schedule_time == TimePoint() ? now : task.schedule_time;
-    stored.dispatch_deadline = task.dispatch_deadline;
+    const Task stored = new_task(task, now);
     auto insert = c.prepare(
         "INSERT INTO tasks (queue_id, task, kind, url, method, headers, body, schedule_time, "
         "create_time, dispatch_deadline, dispatch_count, response_count, state, due) "
@@ -548,8 +412,7 @@ Result<Task> SqliteTaskStore::create_task(const Task& task, Micros dedup_window,
                 micros(stored.schedule_time), micros(now), micros(stored.dispatch_deadline));
     auto ok = insert.run();
     if (!ok && ok.error().kind == ErrorKind::kAlreadyExists) {
-      return mando::fail(ErrorKind::kAlreadyExists,
-                         fmt::format("task {} already exists", task.name.full()));
+      return tl::unexpected(duplicate_task(task.name, false));
     }
     if (!ok) return tl::unexpected(ok.error());
     return stored;

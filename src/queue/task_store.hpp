@@ -1,7 +1,7 @@
 #pragma once
 // TaskStore: where queues and tasks live durably. The seam between the queue's logic and the
-// database; SqliteTaskStore is the embedded implementation, a PostgreSQL one follows for many
-// machines sharing one queue, and tests plug in a fault-injecting wrapper.
+// database; SqliteTaskStore is the embedded implementation, PostgresTaskStore the one many
+// machines share, and tests plug in a fault-injecting wrapper.
 //
 // The life of a task in a store:
 //   1. create_task() commits it as kPending (or fails with kAlreadyExists when the name exists
@@ -102,6 +102,11 @@ class TaskStore {
     TimePoint at;  // kComplete: now (the tombstone's time); kRetry: the next schedule time
   };
   virtual std::vector<Result<void>> report_all(const std::vector<Report>& reports) = 0;
+
+  // The clock every caller reads `now` from: this machine's for an embedded store; the database
+  // server's for a shared one, so that leases, schedule times and deduplication windows written
+  // by one node mean the same on every other, whatever their clocks say. Never blocks.
+  virtual TimePoint now() { return queue::now(); }
 };
 
 }  // namespace mando::queue
