@@ -25,6 +25,7 @@ void add_keys_command(CLI::App& app);
 void add_commands_command(CLI::App& app);
 void add_queue_commands(CLI::App& app);  // `mando queues ...` and `mando tasks ...`
 void add_cleanup_command(CLI::App& app);
+void add_db_command(CLI::App& app);  // `mando db migrate|status` (PostgreSQL)
 void add_render_command(CLI::App& app);
 void add_transform_command(CLI::App& app);         // what /transform does, from the command line
 void add_transform_worker_command(CLI::App& app);  // hidden: started by the transform pool

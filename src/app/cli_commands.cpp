@@ -14,6 +14,7 @@ void add_all_commands(CLI::App& app) {
   add_commands_command(app);
   add_queue_commands(app);
   add_cleanup_command(app);
+  add_db_command(app);
   add_render_command(app);
   add_transform_command(app);
   add_transform_worker_command(app);

@@ -7,6 +7,7 @@
 #include "app/api_token.hpp"
 #include "bot/tasks.hpp"
 #include "core/log.hpp"
+#include "queue/postgres_task_store.hpp"
 
 namespace mando::app {
 
@@ -18,6 +19,20 @@ queue::SqliteOptions sqlite_options(const core::Config& config) {
   options.synchronous = config.queue.synchronous == "normal"
                             ? queue::SqliteOptions::Synchronous::kNormal
                             : queue::SqliteOptions::Synchronous::kFull;
+  return options;
+}
+
+Result<core::pg::PoolOptions> postgres_options(const core::Config& config) {
+  if (config.database.url.empty()) {
+    return fail(ErrorKind::kInvalidArgument,
+                "config: database.url: [queue] backend = \"postgres\" needs the server's "
+                "connection string (MANDO_DATABASE_URL or MANDO_DATABASE_URL_FILE, e.g. "
+                "\"host=db dbname=mando user=mando\")");
+  }
+  core::pg::PoolOptions options;
+  options.connect.url = config.database.url;
+  options.connect.password = config.database.password;
+  options.size = config.database.pool_size;
   return options;
 }
 
@@ -61,18 +76,37 @@ queue::EmbeddedOptions embedded_options(const core::QueueConfig& config) {
   return options;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& config,
-                                                         boost::asio::io_context& ioc,
-                                                         core::MetricsRegistry& metrics) {
+// The store [queue] backend names.
+Result<std::unique_ptr<queue::TaskStore>> open_store(const core::Config& config, bool dispatches) {
+  if (config.queue.backend == "postgres") {
+    auto pool = postgres_options(config);
+    if (!pool) return tl::unexpected(pool.error());
+    queue::PostgresOptions options;
+    options.pool = std::move(*pool);
+    auto store = queue::PostgresTaskStore::open(std::move(options));
+    if (!store) {
+      return fail(store.error().kind, fmt::format("queue database: {}", store.error().message));
+    }
+    return std::unique_ptr<queue::TaskStore>(std::move(*store));
+  }
   queue::SqliteOptions options = sqlite_options(config);
-  options.exclusive = true;  // this process dispatches from the store: no other may
+  options.exclusive = dispatches;  // this process dispatches from the store: no other may
   auto store = queue::SqliteTaskStore::open(options);
   if (!store) {
     return fail(store.error().kind,
                 fmt::format("queue database {}: {}", options.path.string(), store.error().message));
   }
+  return std::unique_ptr<queue::TaskStore>(std::move(*store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& config,
+                                                         boost::asio::io_context& ioc,
+                                                         core::MetricsRegistry& metrics,
+                                                         bool dispatches) {
+  auto store = open_store(config, dispatches);
+  if (!store) return tl::unexpected(store.error());
   auto log = core::logger("queue");
   std::optional<queue::RequestSigner> signer;
   if (config.queue.signing_key.empty()) {
@@ -92,15 +126,15 @@ Result<std::unique_ptr<QueueService>> QueueService::open(const core::Config& con
               api_token_path(config).string());
   }
   return std::unique_ptr<QueueService>(new QueueService(
-      config, std::move(*store), std::move(*signer), std::move(*token), ioc, metrics));
+      config, std::move(*store), dispatches, std::move(*signer), std::move(*token), ioc, metrics));
 }
 
-QueueService::QueueService(const core::Config& config,
-                           std::unique_ptr<queue::SqliteTaskStore> store,
-                           queue::RequestSigner signer, std::string api_token,
+QueueService::QueueService(const core::Config& config, std::unique_ptr<queue::TaskStore> store,
+                           bool dispatches, queue::RequestSigner signer, std::string api_token,
                            boost::asio::io_context& ioc, core::MetricsRegistry& metrics)
     : config_(config),
       store_(std::move(store)),
+      dispatches_(dispatches),
       store_pool_(static_cast<std::size_t>(config.queue.store_threads)),
       client_(ioc.get_executor(), dispatch_client_options()),
       signer_(std::move(signer)),
@@ -117,6 +151,7 @@ Result<void> QueueService::start(const std::string& self_url, int cpu_threads) {
   if (auto ok = queue_->declare(std::move(declared)); !ok) {
     return fail(ok.error().kind, fmt::format("config: {}", ok.error().message));
   }
+  if (!dispatches_) return {};
   const std::string base =
       config_.queue.worker_base_url.empty() ? self_url : config_.queue.worker_base_url;
   return queue_->start_dispatch(base);

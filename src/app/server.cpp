@@ -1,6 +1,7 @@
 // The order of a start (run_server):
 //   1. hooks.prepare, then the shared parts: metrics, I/O context;
-//   2. per role: the task queue (queue_service.hpp, or a RemoteTaskQueue on [queue] url), the
+//   2. per role: the task queue (queue_service.hpp: in the dispatcher, or in every role on a
+//      shared PostgreSQL store; else a RemoteTaskQueue on [queue] url), the
 //      CPU pool, the blob store (storage_service.hpp) and the Discord REST client;
 //   3. the routes go to one of two listeners (docs/ARCHITECTURE.md, "Public and internal"):
 //      public ([server] listen, what a reverse proxy forwards): /interactions, /blobs/,
@@ -85,14 +86,19 @@ asio::awaitable<void> stop_on_signal(asio::io_context& ioc, asio::signal_set& si
   ioc.stop();
 }
 
+// With a shared store (PostgreSQL) every process opens the queue itself: tasks are created in
+// the database and the dispatchers' leader finds them, no HTTP hop to a dispatcher between.
+bool shares_queue_store(const core::Config& config) { return config.queue.backend == "postgres"; }
+
 // What a role needs from the configuration beyond the defaults; the error says what to set.
 Result<void> check_roles(const core::Config& config, const ServeRoles& roles) {
-  const bool split = !roles.has(Role::kDispatcher);
+  const bool split = !roles.has(Role::kDispatcher) && !shares_queue_store(config);
   if (split && (roles.has(Role::kIngress) || roles.has(Role::kWorker)) &&
       config.queue.url.empty()) {
     return fail(ErrorKind::kInvalidArgument,
                 "without the dispatcher role, tasks go to the queue at [queue] url: set "
-                "MANDO_QUEUE_URL to the dispatcher's address (http://HOST:PORT)");
+                "MANDO_QUEUE_URL to the dispatcher's address (http://HOST:PORT), or share the "
+                "store ([queue] backend = \"postgres\")");
   }
   const bool signs_for_others = roles.has(Role::kDispatcher) != roles.has(Role::kWorker);
   if (signs_for_others && config.queue.signing_key.empty()) {
@@ -207,8 +213,8 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   std::optional<queue::RequestSigner> worker_signer;
   bot::BotServices services;
   services.metrics = &metrics;
-  if (roles.has(Role::kDispatcher)) {
-    auto opened = QueueService::open(config, ioc, metrics);
+  if (roles.has(Role::kDispatcher) || shares_queue_store(config)) {
+    auto opened = QueueService::open(config, ioc, metrics, roles.has(Role::kDispatcher));
     if (!opened) {
       fmt::print(stderr, "mando: {}\n", opened.error().message);
       return 1;

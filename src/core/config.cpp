@@ -242,6 +242,18 @@ const std::vector<Field>& fields() {
           "discord", "timestamp_window",
           [](auto& c) -> auto& { return c.discord.timestamp_window; }, seconds(0), hours(24)),
       string_field(
+          "queue", "backend", [](auto& c) -> auto& { return c.queue.backend; },
+          [](const std::string& t) {
+            return check_one_of(t, {"sqlite", "postgres"});
+          }),
+      string_field(
+          "database", "url", [](auto& c) -> auto& { return c.database.url; }, nullptr, true),
+      string_field(
+          "database", "password", [](auto& c) -> auto& { return c.database.password; }, nullptr,
+          true),
+      int_field(
+          "database", "pool_size", [](auto& c) -> auto& { return c.database.pool_size; }, 1, 1000),
+      string_field(
           "queue", "project", [](auto& c) -> auto& { return c.queue.project; }, check_not_empty),
       string_field(
           "queue", "location", [](auto& c) -> auto& { return c.queue.location; }, check_not_empty),

@@ -56,6 +56,10 @@ struct DiscordConfig {
 };
 
 struct QueueConfig {
+  // Where the queues live: "sqlite" (one machine, {data_dir}/queue.sqlite3 or [queue]
+  // database) or "postgres" ([database] url: every process of every machine shares it, and
+  // dispatchers elect one leader per queue).
+  std::string backend = "sqlite";
   std::string project =
       "mando";  // queues mando creates live in projects/{project}/locations/{location}
   std::string location = "local";
@@ -69,6 +73,16 @@ struct QueueConfig {
   // The Cloud Tasks API of the process that owns the queue, for roles that do not ("http://
   // dispatcher:8080"; `mando serve --role ingress|worker`). Empty: the embedded queue.
   std::string url;
+};
+
+// [database]: the PostgreSQL server of [queue] backend = "postgres" (and, later, of the other
+// shared state). Migrations are applied by `mando db migrate`.
+struct DatabaseConfig {
+  // A libpq connection string or URI ("host=db dbname=mando user=mando",
+  // "postgresql://mando@db:5432/mando?sslmode=verify-full"); secret, as it may hold a password.
+  std::string url;
+  std::string password;  // secret; overrides the url's (or set PGPASSWORD / PGPASSFILE)
+  int pool_size = 16;    // connections per process at most
 };
 
 // A queue declared in the file as [queues.ID]. Zero (or unset) values take Cloud Tasks'
@@ -195,6 +209,7 @@ struct Config {
   LogConfig log;
   DiscordConfig discord;
   QueueConfig queue;
+  DatabaseConfig database;
   StorageConfig storage;
   BotConfig bot;
   TransformConfig transform;

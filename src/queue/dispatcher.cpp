@@ -71,12 +71,12 @@ std::string_view to_string(Report::Kind kind) {
 // Step c of the walkthrough: what an attempt's result means for the task, as the report to
 // store.
 Report judge(const RetryConfig& config, const Task& task, const Attempt& attempt,
-             std::optional<Micros> retry_after) {
+             std::optional<Micros> retry_after, TimePoint now) {
   Report report;
   report.name = task.name;
   report.dispatch_count = task.dispatch_count;
   report.attempt = attempt;
-  const TimePoint at = attempt.response_time.value_or(now());
+  const TimePoint at = attempt.response_time.value_or(now);
   report.at = at;
   if (is_2xx(attempt.http_status)) return report;
   const TimePoint first = task.first_attempt && task.first_attempt->dispatch_time
@@ -207,6 +207,9 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
 
   // Everything below runs on strand_.
 
+  // The store's clock: what leases, schedule times and attempts are measured in.
+  TimePoint now() const { return shared_->deps.store.now(); }
+
   void wake() {
     wake_ = true;
     timer_.cancel();
@@ -283,8 +286,8 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
     const SteadyTime steady_now = std::chrono::steady_clock::now();
     SteadyTime until = steady_now + shared_->options.poll_interval;
     if (next && *next) {
-      until = std::min(
-          until, steady_now + std::chrono::duration_cast<SteadyDuration>(**next - queue::now()));
+      until =
+          std::min(until, steady_now + std::chrono::duration_cast<SteadyDuration>(**next - now()));
     }
     co_await sleep_until(until);
   }
@@ -330,7 +333,7 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
 
     // Step c: the report waits for the reporter, which stores every report that ended
     // meanwhile in one call. The attempt's slot stays taken until its report is stored.
-    reports_.push_back(judge(queue.retry_config, task, attempt, retry_after));
+    reports_.push_back(judge(queue.retry_config, task, attempt, retry_after, now()));
     if (!reporting_) {
       reporting_ = true;
       asio::co_spawn(strand_, run_reporter(shared_from_this()), asio::detached);

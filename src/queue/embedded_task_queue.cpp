@@ -96,6 +96,9 @@ Result<void> EmbeddedTaskQueue::declare(std::vector<Queue> queues) {
     }
     if (stored) queue.purge_time = stored->purge_time;
     auto written = stored ? deps_.store.update_queue(queue) : deps_.store.create_queue(queue);
+    if (!written && !stored && written.error().kind == ErrorKind::kAlreadyExists) {
+      written = deps_.store.update_queue(queue);  // another process sharing the store won
+    }
     if (!written) return tl::unexpected(written.error());
     dispatcher_.upsert_queue(*written);
   }
@@ -111,7 +114,7 @@ asio::awaitable<void> prune_loop(std::shared_ptr<EmbeddedTaskQueue::Pruner> prun
     co_await pruner->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (pruner->stopped) break;
     auto pruned = co_await store_call(deps.blocking, deps.store, &TaskStore::prune_tombstones,
-                                      now() - window);
+                                      deps.store.now() - window);
     if (!pruned) {
       core::logger("queue")->warn("pruning task-name tombstones failed: {}",
                                   pruned.error().message);
@@ -198,11 +201,11 @@ asio::awaitable<Result<Queue>> EmbeddedTaskQueue::resume_queue(QueueName name) {
 }
 
 asio::awaitable<Result<Queue>> EmbeddedTaskQueue::purge_queue(QueueName name) {
-  co_return co_await call(&TaskStore::purge_queue, name, now());
+  co_return co_await call(&TaskStore::purge_queue, name, deps_.store.now());
 }
 
 asio::awaitable<Result<Task>> EmbeddedTaskQueue::create_task(Task task) {
-  const TimePoint at = now();
+  const TimePoint at = deps_.store.now();
   if (task.dispatch_deadline == Micros::zero()) task.dispatch_deadline = kDefaultDispatchDeadline;
   if (auto ok = validate_new_task(task, at); !ok) co_return tl::unexpected(ok.error());
   if (task.name.task.empty()) task.name.task = generate_task_id();
@@ -222,13 +225,14 @@ asio::awaitable<Result<Page<Task>>> EmbeddedTaskQueue::list_tasks(QueueName queu
 }
 
 asio::awaitable<Result<void>> EmbeddedTaskQueue::delete_task(TaskName name) {
-  co_return co_await call(&TaskStore::delete_task, name, now());
+  co_return co_await call(&TaskStore::delete_task, name, deps_.store.now());
 }
 
 asio::awaitable<Result<Task>> EmbeddedTaskQueue::run_task(TaskName name) {
   auto queue = co_await call(&TaskStore::get_queue, name.queue);
   if (!queue) co_return tl::unexpected(queue.error());
-  auto leased = co_await call(&TaskStore::run_task, name, now(), options_.dispatcher.lease_margin);
+  auto leased = co_await call(&TaskStore::run_task, name, deps_.store.now(),
+                              options_.dispatcher.lease_margin);
   if (leased) dispatcher_.dispatch_leased(*queue, *leased);
   co_return leased;
 }
