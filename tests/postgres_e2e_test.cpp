@@ -63,7 +63,7 @@ min_backoff = "100ms"
 TEST_F(PostgresE2eTest, MigrateThenServeRendersMandalasThroughTasksInPostgres) {
   auto status = db("status");
   EXPECT_EQ(status.exit_code, 1);
-  EXPECT_NE(status.out.find("queue: version 0 of 1 (run `mando db migrate`)"), std::string::npos)
+  EXPECT_NE(status.out.find("queue: version 0 of 2 (run `mando db migrate`)"), std::string::npos)
       << status.out << status.err;
 
   // Not migrated: serve says what to run, and does not start.
@@ -75,7 +75,7 @@ TEST_F(PostgresE2eTest, MigrateThenServeRendersMandalasThroughTasksInPostgres) {
 
   auto migrated = db("migrate");
   ASSERT_EQ(migrated.exit_code, 0) << migrated.err;
-  EXPECT_NE(migrated.out.find("queue: applied 1"), std::string::npos) << migrated.out;
+  EXPECT_NE(migrated.out.find("queue: applied 1, 2"), std::string::npos) << migrated.out;
   auto again = db("migrate");
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("nothing to apply"), std::string::npos) << again.out;

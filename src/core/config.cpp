@@ -247,13 +247,6 @@ const std::vector<Field>& fields() {
             return check_one_of(t, {"sqlite", "postgres"});
           }),
       string_field(
-          "database", "url", [](auto& c) -> auto& { return c.database.url; }, nullptr, true),
-      string_field(
-          "database", "password", [](auto& c) -> auto& { return c.database.password; }, nullptr,
-          true),
-      int_field(
-          "database", "pool_size", [](auto& c) -> auto& { return c.database.pool_size; }, 1, 1000),
-      string_field(
           "queue", "project", [](auto& c) -> auto& { return c.queue.project; }, check_not_empty),
       string_field(
           "queue", "location", [](auto& c) -> auto& { return c.queue.location; }, check_not_empty),
@@ -285,6 +278,13 @@ const std::vector<Field>& fields() {
       string_field(
           "queue", "url", [](auto& c) -> auto& { return c.queue.url; },
           [](const std::string& t) { return t.empty() ? std::string() : check_http_url(t); }),
+      string_field(
+          "database", "url", [](auto& c) -> auto& { return c.database.url; }, nullptr, true),
+      string_field(
+          "database", "password", [](auto& c) -> auto& { return c.database.password; }, nullptr,
+          true),
+      int_field(
+          "database", "pool_size", [](auto& c) -> auto& { return c.database.pool_size; }, 1, 1000),
       string_field(
           "storage", "backend", [](auto& c) -> auto& { return c.storage.backend; },
           [](const std::string& t) {

@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
 #include <endian.h>
 #include <libpq-fe.h>
+#include <poll.h>
 
 namespace mando::core::pg {
 namespace {
@@ -137,6 +139,16 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectOptions& optio
     }
     return fail(ErrorKind::kUnavailable, fmt::format("postgres: cannot connect: {}", message));
   }
+  // The server's notices ("terminating connection due to administrator command", "relation
+  // already exists, skipping") go to the log rather than to stderr.
+  PQsetNoticeProcessor(
+      conn,
+      [](void*, const char* message) {
+        std::string text(message);
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        core::logger("postgres")->debug("server notice: {}", text);
+      },
+      nullptr);
   // Times and text as mando means them, whatever the server's defaults.
   if (auto ok = connection->exec_script("SET TIME ZONE 'UTC'; SET client_encoding = 'UTF8'"); !ok) {
     return tl::unexpected(ok.error());
@@ -148,7 +160,16 @@ Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
 
-bool Connection::alive() { return ok() && PQconsumeInput(conn_) == 1 && ok(); }
+bool Connection::alive() {
+  if (!ok()) return false;
+  // An idle connection has nothing to read unless the server said goodbye (an error before
+  // closing) or closed it: a hang-up is final; other bytes go to libpq, which then knows.
+  pollfd fd{PQsocket(conn_), POLLIN | POLLRDHUP, 0};
+  if (::poll(&fd, 1, 0) < 0) return false;
+  if ((fd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) return false;
+  if ((fd.revents & POLLIN) != 0 && PQconsumeInput(conn_) == 0) return false;
+  return ok();
+}
 
 int Connection::socket() const { return PQsocket(conn_); }
 

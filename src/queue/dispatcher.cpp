@@ -1,7 +1,9 @@
 #include "queue/dispatcher.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
+#include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -17,6 +19,7 @@
 #include "queue/retry.hpp"
 #include "queue/store_call.hpp"
 #include "queue/token_bucket.hpp"
+#include <unistd.h>
 
 namespace mando::queue {
 
@@ -142,6 +145,8 @@ struct Dispatcher::Shared {
   core::Family<core::Gauge>& in_flight;
   core::Family<core::Histogram>& lateness;
   core::Family<core::Histogram>& latency;
+  core::Family<core::Gauge>& leader;
+  core::Family<core::Counter>& leadership_changes;
 
   Shared(DispatcherDeps d, DispatcherOptions o)
       : deps(d),
@@ -157,7 +162,13 @@ struct Dispatcher::Shared {
                                         core::latency_buckets(), {"queue"})),
         latency(deps.metrics.histogram("mando_queue_attempt_seconds",
                                        "Time from dispatch to the worker's answer",
-                                       core::latency_buckets(), {"queue"})) {}
+                                       core::latency_buckets(), {"queue"})),
+        leader(deps.metrics.gauge("mando_queue_leader",
+                                  "1 while this node leads the queue's dispatch, else 0",
+                                  {"queue"})),
+        leadership_changes(deps.metrics.counter(
+            "mando_queue_leadership_changes_total",
+            "Times this node took or lost the leadership of the queue's dispatch", {"queue"})) {}
 };
 
 class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
@@ -171,9 +182,13 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
         queue_(std::move(queue)),
         bucket_(queue_.rate_limits.max_dispatches_per_second, queue_.rate_limits.max_burst_size,
                 std::chrono::steady_clock::now()),
-        in_flight_gauge_(shared_->in_flight.labels({queue_.name.queue})) {}
+        in_flight_gauge_(shared_->in_flight.labels({queue_.name.queue})),
+        leader_gauge_(shared_->leader.labels({queue_.name.queue})) {}
 
-  void start() { asio::co_spawn(strand_, run(shared_from_this()), asio::detached); }
+  void start() {
+    asio::co_spawn(strand_, run_leadership(shared_from_this()), asio::detached);
+    asio::co_spawn(strand_, run(shared_from_this()), asio::detached);
+  }
 
   void update(Queue queue) {
     asio::post(strand_, [self = shared_from_this(), queue = std::move(queue)]() mutable {
@@ -188,6 +203,7 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
     asio::post(strand_, [self = shared_from_this()] {
       self->stopped_ = true;
       self->wake();
+      self->lead_timer_.cancel();
     });
   }
   void dispatch(Task task) {
@@ -198,6 +214,9 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
 
  private:
   static asio::awaitable<void> run(std::shared_ptr<QueueLoop> self) { co_await self->loop(); }
+  static asio::awaitable<void> run_leadership(std::shared_ptr<QueueLoop> self) {
+    co_await self->leadership();
+  }
   static asio::awaitable<void> run_attempt(std::shared_ptr<QueueLoop> self, Task task) {
     co_await self->attempt(std::move(task));
   }
@@ -230,23 +249,70 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
     return store_call(shared_->deps.blocking, shared_->deps.store, method, std::move(args)...);
   }
 
+  // Takes and keeps this node's term over the queue (task_store.hpp, "Dispatch leadership"),
+  // renewing it every third of its ttl; the loop leases only while leading_. A new epoch means
+  // the previous leader is gone (or this is the first term of this loop): its leases are
+  // handed back at once. An embedded store's single term needs no renewal.
+  asio::awaitable<void> leadership() {
+    const auto& options = shared_->options;
+    TaskStore& store = shared_->deps.store;
+    auto log = core::logger("queue");
+    const QueueName name = queue_.name;
+    const auto renew_every = std::chrono::duration_cast<SteadyDuration>(options.leader_ttl / 3);
+    while (!stopped_) {
+      auto term =
+          co_await call(&TaskStore::claim_leadership, name, options.node, options.leader_ttl);
+      if (stopped_) break;
+      const bool was_leading = leading_;
+      if (!term) {
+        log->warn("queue={} claiming the leadership failed: {}", name.full(), term.error().message);
+      }
+      const bool leads = term && *term;
+      if (leads && (*term)->epoch != epoch_) {
+        // Nothing is leased while the earlier leases go back: they would go back too.
+        leading_ = false;
+        epoch_ = (*term)->epoch;
+        if (release_leases_ || store.elects_leaders()) co_await release_earlier_leases();
+        if (store.elects_leaders()) {
+          log->info("queue={} this node leads it (node={} epoch={})", name.full(), options.node,
+                    epoch_);
+        }
+      }
+      leading_ = leads && !stopped_;
+      if (leading_ != was_leading) {
+        leader_gauge_.set(leading_ ? 1 : 0);
+        shared_->leadership_changes.labels({name.queue}).inc();
+        if (!leading_ && was_leading) {
+          log->warn("queue={} this node lost the leadership (node={})", name.full(), options.node);
+        }
+        wake();
+      }
+      if (!store.elects_leaders() && leading_) break;
+      lead_timer_.expires_after(renew_every);
+      co_await lead_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  asio::awaitable<void> release_earlier_leases() {
+    const QueueName name = queue_.name;
+    auto released = co_await call(&TaskStore::release_leases, name, now());
+    auto log = core::logger("queue");
+    if (!released) {
+      log->error("queue={} releasing earlier leases failed: {}", name.full(),
+                 released.error().message);
+    } else if (*released > 0) {
+      log->info("queue={} released {} leases of an earlier run", name.full(), *released);
+    }
+  }
+
   asio::awaitable<void> loop() {
     const auto& options = shared_->options;
     auto log = core::logger("queue");
     const QueueName name = queue_.name;
-    if (release_leases_) {
-      auto released = co_await call(&TaskStore::release_leases, name, now());
-      if (!released) {
-        log->error("queue={} releasing earlier leases failed: {}", name.full(),
-                   released.error().message);
-      } else if (*released > 0) {
-        log->info("queue={} released {} leases of an earlier run", name.full(), *released);
-      }
-    }
     constexpr SteadyTime kForever = SteadyTime::max();
     while (!stopped_) {
       const SteadyTime steady_now = std::chrono::steady_clock::now();
-      if (queue_.state != QueueState::kRunning) {
+      if (!leading_ || queue_.state != QueueState::kRunning) {
         co_await sleep_until(kForever);
         continue;
       }
@@ -371,10 +437,14 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
   const bool release_leases_;
   asio::strand<asio::any_io_executor> strand_;
   asio::steady_timer timer_;
+  asio::steady_timer lead_timer_{strand_};
+  bool leading_ = false;
+  std::int64_t epoch_ = 0;  // of the last term this loop held
   Queue queue_;
   TokenBucket bucket_;
   PushBack push_back_;
   core::Gauge& in_flight_gauge_;
+  core::Gauge& leader_gauge_;
   int in_flight_ = 0;            // attempts started and not yet reported to the store
   std::vector<Report> reports_;  // attempts ended, waiting for the reporter
   bool reporting_ = false;
@@ -382,8 +452,26 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
   bool stopped_ = false;
 };
 
+namespace {
+
+// A name no other process has: host, process id and a random part, so that a restarted
+// process is a new node (and takes a new epoch, handing back what its earlier run leased).
+std::string unique_node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+  std::random_device random;
+  return fmt::format("{}:{}:{:08x}", host, ::getpid(), random());
+}
+
+DispatcherOptions with_node(DispatcherOptions options) {
+  if (options.node.empty()) options.node = unique_node_name();
+  return options;
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(DispatcherDeps deps, DispatcherOptions options)
-    : shared_(std::make_shared<Shared>(deps, std::move(options))) {}
+    : shared_(std::make_shared<Shared>(deps, with_node(std::move(options)))) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -446,6 +534,7 @@ void Dispatcher::dispatch_leased(const Queue& queue, Task task) {
 void Dispatcher::stop() {
   std::lock_guard lock(mutex_);
   for (auto& [name, loop] : loops_) loop->stop();
+  if (!loops_.empty()) shared_->deps.store.resign_leadership(shared_->options.node);
   loops_.clear();
 }
 

@@ -3,6 +3,9 @@
 // and records what happened in the TaskStore.
 //
 // One loop per queue, on its own strand of the I/O executor:
+//   0. lead the queue: a second coroutine claims and renews this node's term
+//      (TaskStore::claim_leadership); while another node leads, the loop waits (an embedded
+//      store's only dispatcher always leads);
 //   1. wait while the queue is paused or disabled, or held by a worker's Retry-After;
 //   2. wait for a free dispatch slot (maxConcurrentDispatches) and a token (the token bucket of
 //      maxDispatchesPerSecond and maxBurstSize, scaled down after 429 and 503 answers);
@@ -51,6 +54,11 @@ struct DispatcherOptions {
   // The worker base URL for appEngineHttpRequest tasks of queues that set none: the server's
   // own address in `mando serve`.
   std::string default_worker_base_url;
+  // Where several dispatchers share a store: this one's name in the leadership rows (empty:
+  // host, pid and a random part), and how long a term lasts without renewal. A leader that
+  // dies is replaced within the ttl plus a third of it.
+  std::string node;
+  Micros leader_ttl = std::chrono::seconds(3);
 };
 
 // What the dispatcher works with; all of it must outlive the dispatcher.

@@ -51,7 +51,8 @@ EmbeddedTaskQueue::EmbeddedTaskQueue(DispatcherDeps deps, EmbeddedOptions option
     : deps_(deps),
       options_(std::move(options)),
       dispatcher_(deps, options_.dispatcher),
-      pruner_(std::make_shared<Pruner>(deps.io)) {}
+      pruner_(std::make_shared<Pruner>(deps.io)),
+      watcher_(std::make_shared<Watcher>()) {}
 
 EmbeddedTaskQueue::~EmbeddedTaskQueue() { stop(); }
 
@@ -68,6 +69,12 @@ Result<void> EmbeddedTaskQueue::start_dispatch(std::string default_worker_base_u
     for (const Queue& q : page->items) dispatcher_.upsert_queue(q);
     token = page->next_page_token;
   } while (!token.empty());
+  // Other processes sharing the store create tasks and change queues: hear of it.
+  watcher_->queue = this;
+  deps_.store.watch([watcher = watcher_](const TaskStore::Change& change) {
+    std::lock_guard lock(watcher->mutex);
+    if (watcher->queue != nullptr) watcher->queue->on_change(change);
+  });
   dispatcher_.start(std::move(default_worker_base_url));
   asio::co_spawn(pruner_->strand,
                  prune_loop(pruner_, deps_, options_.dedup_window, options_.prune_interval),
@@ -75,7 +82,44 @@ Result<void> EmbeddedTaskQueue::start_dispatch(std::string default_worker_base_u
   return {};
 }
 
+void EmbeddedTaskQueue::on_change(const TaskStore::Change& change) {
+  if (change.kind == TaskStore::Change::Kind::kTask) {
+    if (auto name = QueueName::parse(change.queue)) dispatcher_.notify(*name);
+    return;
+  }
+  asio::co_spawn(pruner_->strand, refresh_queues(watcher_, deps_, change.queue), asio::detached);
+}
+
+// A queue another process changed (or, for "", every queue): its loop gets the stored
+// settings, or goes when the queue is gone.
+asio::awaitable<void> EmbeddedTaskQueue::refresh_queues(std::shared_ptr<Watcher> watcher,
+                                                        DispatcherDeps deps, std::string name) {
+  auto apply = [&](const std::function<void(Dispatcher&)>& fn) {
+    std::lock_guard lock(watcher->mutex);
+    if (watcher->queue != nullptr) fn(watcher->queue->dispatcher_);
+  };
+  if (name.empty()) {
+    auto page = co_await store_call(deps.blocking, deps.store, &TaskStore::list_queues,
+                                    std::string(), 1000, std::string());
+    if (!page) co_return;  // the next change, or the poll, tries again
+    for (const Queue& q : page->items) apply([&](Dispatcher& d) { d.upsert_queue(q); });
+    co_return;
+  }
+  auto parsed = QueueName::parse(name);
+  if (!parsed) co_return;
+  auto queue = co_await store_call(deps.blocking, deps.store, &TaskStore::get_queue, *parsed);
+  if (queue) {
+    apply([&](Dispatcher& d) { d.upsert_queue(*queue); });
+  } else if (queue.error().kind == ErrorKind::kNotFound) {
+    apply([&](Dispatcher& d) { d.remove_queue(*parsed); });
+  }
+}
+
 void EmbeddedTaskQueue::stop() {
+  {
+    std::lock_guard lock(watcher_->mutex);
+    watcher_->queue = nullptr;
+  }
   dispatcher_.stop();
   asio::post(pruner_->strand, [pruner = pruner_] {
     pruner->stopped = true;

@@ -9,6 +9,7 @@
 // the blocking pool; the awaitables resume on the caller's executor.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,12 @@ class EmbeddedTaskQueue final : public TaskQueue {
   boost::asio::awaitable<Result<Task>> run_task(TaskName name) override;
 
   struct Pruner;  // internal: the tombstone-pruning loop's state
+  // Internal: what the store's change handler reaches this queue through; emptied by stop(),
+  // since the store may call the handler until it closes.
+  struct Watcher {
+    std::mutex mutex;
+    EmbeddedTaskQueue* queue = nullptr;
+  };
 
  private:
   EmbeddedTaskQueue(DispatcherDeps deps, EmbeddedOptions options);
@@ -80,10 +87,16 @@ class EmbeddedTaskQueue final : public TaskQueue {
   auto call(Method method, Args... args) {
     return store_call(deps_.blocking, deps_.store, method, std::move(args)...);
   }
+  // A change another process made to the shared store (TaskStore::watch()).
+  void on_change(const TaskStore::Change& change);
+  static boost::asio::awaitable<void> refresh_queues(std::shared_ptr<Watcher> watcher,
+                                                     DispatcherDeps deps, std::string name);
+
   DispatcherDeps deps_;
   EmbeddedOptions options_;
   Dispatcher dispatcher_;
   std::shared_ptr<Pruner> pruner_;  // shared with its coroutine, which may outlive the queue
+  std::shared_ptr<Watcher> watcher_;
 };
 
 }  // namespace mando::queue

@@ -7,6 +7,9 @@
 
 #include "core/log.hpp"
 #include "queue/store_rows.hpp"
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace mando::queue {
 namespace {
@@ -65,9 +68,30 @@ CREATE INDEX mando_tasks_by_due ON mando_tasks (queue_id, due) WHERE due IS NOT 
 CREATE INDEX mando_tombstones_by_time ON mando_tasks (ended) WHERE state = 3;
 )sql";
 
+// Version 2: one row per queue that a dispatcher leads (task_store.hpp, "Dispatch
+// leadership"); `expires` and `taken` (when this epoch began) are in the database's time.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE mando_leaders (
+  queue_id bigint PRIMARY KEY REFERENCES mando_queues (id) ON DELETE CASCADE,
+  node text NOT NULL,
+  epoch bigint NOT NULL,
+  expires bigint NOT NULL,
+  taken bigint NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     core::pg::Migration{1, "queues, tasks and tombstones", kSchemaV1},
+    core::pg::Migration{2, "dispatch leadership per queue", kSchemaV2},
 };
+
+// The database server's clock, in microseconds since the epoch.
+constexpr std::string_view kDbNow = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+
+// The channels other processes hear of changes on (LISTEN/NOTIFY), the payload a full queue
+// name.
+constexpr std::string_view kTaskChannel = "mando_tasks";
+constexpr std::string_view kQueueChannel = "mando_queues";
 
 constexpr std::string_view kQueueId = "(SELECT id FROM mando_queues WHERE name = $1)";
 
@@ -200,19 +224,28 @@ Result<std::unique_ptr<PostgresTaskStore>> PostgresTaskStore::open(PostgresOptio
   }
   if (auto ok = store->sync_clock(); !ok) return tl::unexpected(ok.error());
   store->clock_thread_ = std::thread([s = store.get()] { s->clock_loop(); });
+  store->notifier_thread_ = std::thread([s = store.get()] { s->notifier_loop(); });
   return store;
 }
 
 PostgresTaskStore::PostgresTaskStore(PostgresOptions options)
-    : options_(std::move(options)), pool_(options_.pool) {}
+    : options_(std::move(options)), pool_(options_.pool), stop_fd_(::eventfd(0, EFD_CLOEXEC)) {}
 
 PostgresTaskStore::~PostgresTaskStore() {
   {
-    std::lock_guard lock(clock_mutex_);
-    stopping_ = true;
+    std::scoped_lock lock(clock_mutex_, notify_mutex_);
+    stopping_.store(true);
   }
   clock_stop_.notify_all();
-  if (clock_thread_.joinable()) clock_thread_.join();
+  notify_ready_.notify_all();
+  const std::uint64_t one = 1;
+  if (::write(stop_fd_, &one, sizeof one) != sizeof one) {
+    // The listener then notices at its next minute's wake-up.
+  }
+  for (auto* t : {&clock_thread_, &notifier_thread_, &listener_thread_}) {
+    if (t->joinable()) t->join();
+  }
+  ::close(stop_fd_);
 }
 
 TimePoint PostgresTaskStore::now() { return options_.local_clock() + clock_offset(); }
@@ -241,7 +274,8 @@ Result<void> PostgresTaskStore::sync_clock() {
 
 void PostgresTaskStore::clock_loop() {
   std::unique_lock lock(clock_mutex_);
-  while (!clock_stop_.wait_for(lock, options_.clock_sync_interval, [&] { return stopping_; })) {
+  while (
+      !clock_stop_.wait_for(lock, options_.clock_sync_interval, [&] { return stopping_.load(); })) {
     lock.unlock();
     if (auto ok = sync_clock(); !ok) {
       core::logger("queue")->warn("postgres clock sync failed, keeping offset_us={} error=\"{}\"",
@@ -268,6 +302,7 @@ Result<Queue> PostgresTaskStore::create_queue(const Queue& queue) {
                        fmt::format("queue {} already exists", queue.name.full()));
   }
   if (!ok) return tl::unexpected(ok.error());
+  announce(kQueueChannel, queue.name.full());
   return queue;
 }
 
@@ -324,6 +359,7 @@ Result<Queue> PostgresTaskStore::update_queue(const Queue& queue) {
   auto rows = exec_with_settings(**c, kSql, queue, queue.name.full());
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return tl::unexpected(not_found("queue", queue.name.full()));
+  announce(kQueueChannel, queue.name.full());
   return read_queue(rows->row(0));
 }
 
@@ -334,6 +370,7 @@ Result<void> PostgresTaskStore::delete_queue(const QueueName& name) {
   auto rows = (*c)->exec("DELETE FROM mando_queues WHERE name = $1", name.full());
   if (!rows) return tl::unexpected(rows.error());
   if (rows->affected() == 0) return tl::unexpected(not_found("queue", name.full()));
+  announce(kQueueChannel, name.full());
   return {};
 }
 
@@ -349,6 +386,7 @@ Result<Queue> PostgresTaskStore::purge_queue(const QueueName& name, TimePoint be
   auto rows = (*c)->exec(kSql, name.full(), micros(before));
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return tl::unexpected(not_found("queue", name.full()));
+  announce(kQueueChannel, name.full());
   return read_queue(rows->row(0));
 }
 
@@ -388,6 +426,7 @@ Result<Task> PostgresTaskStore::create_task(const Task& task, Micros dedup_windo
   if (rows->empty()) {
     return tl::unexpected(explain_conflict(**c, task.name));
   }
+  announce(kTaskChannel, task.name.queue.full());
   return stored;
 }
 
@@ -476,18 +515,29 @@ Result<std::int64_t> PostgresTaskStore::prune_tombstones(TimePoint before) {
 
 Result<std::vector<Task>> PostgresTaskStore::lease_due(const QueueName& queue, TimePoint now,
                                                        int max, Micros margin) {
+  auto term = term_of(queue);
   auto c = pool_.acquire();
   if (!c) return tl::unexpected(c.error());
   // Due rows in due order, skipping those another leaser holds right now; leased in the same
-  // statement, answered in the order they were due.
-  static const std::string kSql = fmt::format(
+  // statement, answered in the order they were due. Under a term, only while the term lasts in
+  // the database's own time and clock: a deposed leader's lease takes nothing.
+  constexpr std::string_view kLease =
       "WITH picked AS (SELECT ctid AS row, due AS was_due FROM mando_tasks "
-      "WHERE queue_id = {} AND due <= $2 ORDER BY due LIMIT $3 FOR UPDATE SKIP LOCKED), "
+      "WHERE queue_id = {0} AND due <= $2 {1} ORDER BY due LIMIT $3 FOR UPDATE SKIP LOCKED), "
       "leased AS (UPDATE mando_tasks t SET state = 1, due = $4 + t.dispatch_deadline, "
       "dispatch_count = t.dispatch_count + 1 FROM picked WHERE t.ctid = picked.row "
-      "RETURNING {}, was_due) SELECT {} FROM leased ORDER BY was_due, task",
-      kQueueId, kTaskColumns, kTaskColumns);
-  auto rows = (*c)->exec(kSql, queue.full(), micros(now), std::max(max, 0), micros(now + margin));
+      "RETURNING {2}, was_due) SELECT {2} FROM leased ORDER BY was_due, task";
+  static const std::string kFree = fmt::format(fmt::runtime(kLease), kQueueId, "", kTaskColumns);
+  static const std::string kFenced =
+      fmt::format(fmt::runtime(kLease), kQueueId,
+                  fmt::format("AND EXISTS (SELECT 1 FROM mando_leaders l WHERE l.queue_id = {} AND "
+                              "l.node = $5 AND l.epoch = $6 AND l.expires > {})",
+                              kQueueId, kDbNow),
+                  kTaskColumns);
+  auto rows =
+      term ? (*c)->exec(kFenced, queue.full(), micros(now), std::max(max, 0), micros(now + margin),
+                        term->first, term->second)
+           : (*c)->exec(kFree, queue.full(), micros(now), std::max(max, 0), micros(now + margin));
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) {
     if (auto ok = check_queue(**c, queue); !ok) return tl::unexpected(ok.error());
@@ -572,6 +622,159 @@ std::vector<Result<void>> PostgresTaskStore::report_all(const std::vector<Report
   });
   if (!batch) std::fill(results.begin(), results.end(), batch);
   return results;
+}
+
+// Leadership.
+
+std::optional<std::pair<std::string, std::int64_t>> PostgresTaskStore::term_of(
+    const QueueName& queue) {
+  std::lock_guard lock(terms_mutex_);
+  auto it = terms_.find(queue.full());
+  if (it == terms_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<std::optional<TaskStore::Term>> PostgresTaskStore::claim_leadership(const QueueName& queue,
+                                                                           const std::string& node,
+                                                                           Micros ttl) {
+  auto c = pool_.acquire();
+  if (!c) return tl::unexpected(c.error());
+  // Renewed by its holder, taken over (next epoch) once expired, refused otherwise: one
+  // statement, so two claimants racing leave exactly one leader.
+  static const std::string kSql = fmt::format(
+      "INSERT INTO mando_leaders (queue_id, node, epoch, expires, taken) "
+      "SELECT id, $2, 1, {0} + $3, {0} FROM mando_queues WHERE name = $1 "
+      "ON CONFLICT (queue_id) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires, "
+      "epoch = CASE WHEN mando_leaders.node = EXCLUDED.node THEN mando_leaders.epoch "
+      "ELSE mando_leaders.epoch + 1 END, "
+      "taken = CASE WHEN mando_leaders.node = EXCLUDED.node THEN mando_leaders.taken "
+      "ELSE EXCLUDED.taken END "
+      "WHERE mando_leaders.node = EXCLUDED.node OR mando_leaders.expires <= {0} "
+      "RETURNING epoch",
+      kDbNow);
+  auto rows = (*c)->exec(kSql, queue.full(), node, micros(ttl));
+  if (!rows) return tl::unexpected(rows.error());
+  std::lock_guard lock(terms_mutex_);
+  if (rows->empty()) {
+    // Another node leads. Leasing without a term would be unfenced: keep a term that can
+    // never match, so this store leases nothing of the queue until it leads again.
+    terms_.insert_or_assign(queue.full(), std::pair<std::string, std::int64_t>{node, -1});
+    return std::optional<Term>();
+  }
+  const std::int64_t epoch = rows->int64(0, 0);
+  terms_.insert_or_assign(queue.full(), std::pair<std::string, std::int64_t>{node, epoch});
+  return std::optional<Term>(Term{epoch});
+}
+
+void PostgresTaskStore::resign_leadership(const std::string& node) {
+  {
+    std::lock_guard lock(terms_mutex_);
+    std::erase_if(terms_, [&](const auto& entry) { return entry.second.first == node; });
+  }
+  auto c = pool_.acquire();
+  if (!c) return;
+  // Expired rather than deleted, so epochs keep counting up.
+  if (auto ok = (*c)->exec("UPDATE mando_leaders SET expires = 0 WHERE node = $1", node); !ok) {
+    core::logger("queue")->warn("resigning the leadership of node={} failed: {}", node,
+                                ok.error().message);
+  }
+}
+
+// Changes.
+
+void PostgresTaskStore::announce(std::string_view channel, const std::string& queue) {
+  {
+    std::lock_guard lock(notify_mutex_);
+    to_notify_.emplace(channel, queue);
+  }
+  notify_ready_.notify_one();
+}
+
+void PostgresTaskStore::notifier_loop() {
+  auto log = core::logger("queue");
+  std::unique_lock lock(notify_mutex_);
+  for (;;) {
+    notify_ready_.wait(lock, [&] { return stopping_.load() || !to_notify_.empty(); });
+    if (to_notify_.empty()) return;  // stopping, and everything was said
+    auto batch = std::move(to_notify_);
+    to_notify_.clear();
+    lock.unlock();
+    // Creates that committed while this batch was being sent gather into the next one: one
+    // NOTIFY per queue and round, never one per task, and never inside a create's commit.
+    auto c = pool_.acquire();
+    for (const auto& [channel, queue] : batch) {
+      auto ok = c ? (*c)->exec("SELECT pg_notify($1, $2)", channel, queue)
+                  : Result<core::pg::Rows>(tl::unexpected(c.error()));
+      if (!ok) {
+        log->warn("postgres notify channel={} queue={} failed (the dispatchers' poll finds it): {}",
+                  channel, queue, ok.error().message);
+      }
+    }
+    lock.lock();
+  }
+}
+
+void PostgresTaskStore::watch(std::function<void(const Change&)> on_change) {
+  std::promise<void> subscribed;
+  auto first = subscribed.get_future();
+  listener_thread_ = std::thread(
+      [this, on_change = std::move(on_change), subscribed = std::move(subscribed)]() mutable {
+        listen(on_change, subscribed);
+      });
+  // Changes made after watch() returns are heard (unless the server cannot be reached now, in
+  // which case the listener keeps trying and reports "anything may have changed" once in).
+  first.wait();
+}
+
+void PostgresTaskStore::listen(const std::function<void(const Change&)>& on_change,
+                               std::promise<void>& subscribed) {
+  auto log = core::logger("queue");
+  bool heard_before = false;
+  bool told = false;
+  auto tell = [&] {
+    if (!told) subscribed.set_value();
+    told = true;
+  };
+  while (!stopping_.load()) {
+    auto c = core::pg::Connection::open(options_.pool.connect);
+    if (c) {
+      if (auto ok =
+              (*c)->exec_script(fmt::format("LISTEN {}; LISTEN {}", kTaskChannel, kQueueChannel));
+          !ok) {
+        c = tl::unexpected(ok.error());
+      }
+    }
+    if (!c) {
+      log->warn("postgres listener cannot connect, retrying in 1 s: {}", c.error().message);
+      heard_before = true;  // whatever happens until it connects is missed
+      tell();
+      wait_for_stop_or(-1, std::chrono::seconds(1));
+      continue;
+    }
+    // What was said while nobody listened is lost: everything may have changed.
+    if (heard_before) on_change(Change{Change::Kind::kQueue, ""});
+    heard_before = true;
+    tell();
+    while (!stopping_.load()) {
+      if (!wait_for_stop_or((*c)->socket(), std::chrono::minutes(1))) break;
+      auto heard = (*c)->notifications();
+      if (!heard) {
+        log->warn("postgres listener lost its connection, reconnecting: {}", heard.error().message);
+        break;
+      }
+      for (auto& [channel, queue] : *heard) {
+        on_change(Change{channel == kQueueChannel ? Change::Kind::kQueue : Change::Kind::kTask,
+                         std::move(queue)});
+      }
+    }
+  }
+  tell();
+}
+
+bool PostgresTaskStore::wait_for_stop_or(int fd, std::chrono::milliseconds limit) {
+  pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
+  ::poll(fds, fd >= 0 ? 2 : 1, static_cast<int>(limit.count()));
+  return !stopping_.load();
 }
 
 }  // namespace mando::queue

@@ -29,8 +29,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <thread>
 
@@ -89,6 +92,16 @@ class PostgresTaskStore final : public TaskStore {
   Result<void> fail(const TaskName& name, int dispatch_count, const Attempt& attempt) override;
   std::vector<Result<void>> report_all(const std::vector<Report>& reports) override;
 
+  bool elects_leaders() const override { return true; }
+  Result<std::optional<Term>> claim_leadership(const QueueName& queue, const std::string& node,
+                                               Micros ttl) override;
+  void resign_leadership(const std::string& node) override;
+  // LISTEN on its own connection (reconnecting, then reporting "anything may have changed");
+  // returns once subscribed (or once the first attempt failed);
+  // every store sends NOTIFY after the commits of creates and queue changes, from a thread of
+  // its own, at most once per queue while the previous round is being sent.
+  void watch(std::function<void(const Change&)> on_change) override;
+
   TimePoint now() override;
   // The database clock minus this machine's, as last measured.
   Micros clock_offset() const { return Micros(offset_us_.load()); }
@@ -101,14 +114,34 @@ class PostgresTaskStore final : public TaskStore {
   Result<void> sync_clock();
   void clock_loop();
 
+  // The term this store leases `queue` under (node, epoch; epoch -1 while another node leads).
+  std::optional<std::pair<std::string, std::int64_t>> term_of(const QueueName& queue);
+  // Queues `queue` for a NOTIFY on `channel` by the notifier thread.
+  void announce(std::string_view channel, const std::string& queue);
+  void notifier_loop();
+  void listen(const std::function<void(const Change&)>& on_change, std::promise<void>& subscribed);
+  // Waits until `fd` is readable (-1: none), the store stops or `limit` passes; false when
+  // stopping.
+  bool wait_for_stop_or(int fd, std::chrono::milliseconds limit);
+
   PostgresOptions options_;
   core::pg::Pool pool_;
   std::atomic<std::int64_t> offset_us_{0};
+  std::atomic<bool> stopping_{false};
+  const int stop_fd_;  // an eventfd, written once to wake the listener for good
+
+  std::mutex terms_mutex_;
+  std::map<std::string, std::pair<std::string, std::int64_t>> terms_;  // by full queue name
 
   std::mutex clock_mutex_;
   std::condition_variable clock_stop_;
-  bool stopping_ = false;
   std::thread clock_thread_;
+
+  std::mutex notify_mutex_;
+  std::condition_variable notify_ready_;
+  std::set<std::pair<std::string, std::string>> to_notify_;  // (channel, queue)
+  std::thread notifier_thread_;
+  std::thread listener_thread_;
 };
 
 }  // namespace mando::queue

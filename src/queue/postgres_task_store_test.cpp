@@ -4,7 +4,10 @@
 
 #include "queue/postgres_task_store.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -48,7 +51,7 @@ TEST(PostgresTaskStoreOpen, OpenAsksForMigrateThenMigrateIsIdempotentAndNewerIsR
 
   auto first = migrate(cluster.url());
   ASSERT_TRUE(first) << first.error().message;
-  EXPECT_EQ(*first, std::vector<int>{1});
+  EXPECT_EQ(*first, (std::vector<int>{1, 2}));
   auto again = migrate(cluster.url());
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(again->empty()) << "nothing left to apply";
@@ -85,7 +88,7 @@ TEST(PostgresTaskStoreOpen, MigratorsRacingApplyEachStepOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(applied.load(), 1) << "one step, applied by exactly one of them";
+  EXPECT_EQ(applied.load(), 2) << "each step applied by exactly one of them";
 }
 
 class PostgresTaskStoreTest : public ::testing::Test {
@@ -201,6 +204,68 @@ TEST_F(PostgresTaskStoreTest, AServerRestartIsUnavailableMeanwhileAndInvisibleAf
   auto back = store_->get_task(task_name("before"));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_TRUE(store_->create_task(make_task("after"), kWindow, kT0));
+}
+
+TEST_F(PostgresTaskStoreTest, OneLeaderPerQueueAndADeposedOneLeasesNothing) {
+  auto other = open();
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(store_->create_task(make_task("due"), kWindow, kT0));
+  auto a = store_->claim_leadership(queue_name(), "node-a", 1h);
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE(*a);
+  EXPECT_EQ((*a)->epoch, 1);
+  auto b = other->claim_leadership(queue_name(), "node-b", 1h);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_FALSE(*b) << "node-a's term lasts";
+  EXPECT_TRUE(other->lease_due(queue_name(), kT0, 10, kMargin)->empty())
+      << "a node that does not lead leases nothing";
+  auto renewed = store_->claim_leadership(queue_name(), "node-a", 1h);
+  ASSERT_TRUE(renewed && *renewed);
+  EXPECT_EQ((*renewed)->epoch, 1) << "a renewal keeps the epoch";
+
+  // node-a's term runs out (a ttl of zero ends it now): node-b takes over with a new epoch,
+  // and node-a, which has not noticed, leases nothing.
+  ASSERT_TRUE(store_->claim_leadership(queue_name(), "node-a", 0us));
+  auto taken = other->claim_leadership(queue_name(), "node-b", 1h);
+  ASSERT_TRUE(taken && *taken) << (taken ? "refused" : taken.error().message);
+  EXPECT_EQ((*taken)->epoch, 2);
+  EXPECT_TRUE(store_->lease_due(queue_name(), kT0, 10, kMargin)->empty()) << "fenced";
+  auto leased = other->lease_due(queue_name(), kT0, 10, kMargin);
+  ASSERT_TRUE(leased) << leased.error().message;
+  EXPECT_EQ(leased->size(), 1u);
+
+  // A clean shutdown hands the queue over at once.
+  other->resign_leadership("node-b");
+  auto back = store_->claim_leadership(queue_name(), "node-a", 1h);
+  ASSERT_TRUE(back && *back);
+  EXPECT_EQ((*back)->epoch, 3);
+}
+
+TEST_F(PostgresTaskStoreTest, WatchersHearOfTasksAndQueuesOtherProcessesChange) {
+  auto other = open();
+  ASSERT_TRUE(other);
+  std::mutex mutex;
+  std::condition_variable heard_cv;
+  std::vector<TaskStore::Change> heard;
+  other->watch([&](const TaskStore::Change& change) {
+    std::lock_guard lock(mutex);
+    heard.push_back(change);
+    heard_cv.notify_all();
+  });
+  auto wait_for = [&](TaskStore::Change::Kind kind, const std::string& queue) {
+    std::unique_lock lock(mutex);
+    return heard_cv.wait_for(lock, 30s, [&] {
+      return std::any_of(heard.begin(), heard.end(),
+                         [&](const auto& c) { return c.kind == kind && c.queue == queue; });
+    });
+  };
+  // watch() returns once subscribed: what happens from here on is heard.
+  ASSERT_TRUE(store_->create_task(make_task("t"), kWindow, kT0));
+  EXPECT_TRUE(wait_for(TaskStore::Change::Kind::kTask, queue_name().full()));
+  auto paused = make_queue(queue_name());
+  paused.state = QueueState::kPaused;
+  ASSERT_TRUE(store_->update_queue(paused));
+  EXPECT_TRUE(wait_for(TaskStore::Change::Kind::kQueue, queue_name().full()));
 }
 
 TEST(PostgresTaskStoreOpen, AnUnreachableServerIsUnavailableWithLibpqsWords) {

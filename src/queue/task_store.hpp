@@ -26,6 +26,7 @@
 // from a blocking pool, never from an I/O thread.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -102,6 +103,40 @@ class TaskStore {
     TimePoint at;  // kComplete: now (the tombstone's time); kRetry: the next schedule time
   };
   virtual std::vector<Result<void>> report_all(const std::vector<Report>& reports) = 0;
+
+  // Dispatch leadership, where several dispatchers share the store: one node at a time runs a
+  // queue's loop, so its rate limits and maxConcurrentDispatches hold for the whole system.
+  // claim_leadership() takes or renews `node`'s term over `queue` for `ttl` of the store's
+  // time and answers it, or nullopt while another node's term lasts. The epoch of a term
+  // changes only when another node takes over: the node that sees a new epoch hands the
+  // previous leader's leases back (release_leases()). While a node holds a term, lease_due()
+  // of its store leases for that term only: a leader whose term ran out (paused, cut off)
+  // leases nothing, even before it notices. resign_leadership() ends every term of `node` at
+  // once (a clean shutdown fails over without waiting for the ttl).
+  // An embedded store has a single dispatcher (its file lock): it always answers epoch 1.
+  struct Term {
+    std::int64_t epoch = 1;
+  };
+  virtual bool elects_leaders() const { return false; }
+  virtual Result<std::optional<Term>> claim_leadership(const QueueName& /*queue*/,
+                                                       const std::string& /*node*/,
+                                                       Micros /*ttl*/) {
+    return Term{};
+  }
+  virtual void resign_leadership(const std::string& /*node*/) {}
+
+  // What other processes sharing the store changed: a task became due (created, run), or a
+  // queue was created, updated, paused, purged or deleted. An empty `queue` means "anything may
+  // have changed" (the store lost its way of hearing and found it again).
+  struct Change {
+    enum class Kind { kTask, kQueue };
+    Kind kind = Kind::kTask;
+    std::string queue;  // the full name
+  };
+  // Starts calling `on_change`, from a thread of the store's, for the changes of every
+  // process (this one's too). Embedded stores have no other process and never call it: their
+  // queue tells its dispatcher itself. Call once, before anything is dispatched.
+  virtual void watch(std::function<void(const Change&)> /*on_change*/) {}
 
   // The clock every caller reads `now` from: this machine's for an embedded store; the database
   // server's for a shared one, so that leases, schedule times and deduplication windows written
