@@ -1,17 +1,22 @@
-// Throughput of the SQLite task store on the machine it runs on, in a temp dir on its disk:
-// durable enqueues (create_task returns only after the group commit) from 1, 8 and 32 producer
-// threads, with synchronous=FULL and NORMAL, and dispatch (lease_due + complete).
+// Throughput of the task stores on the machine it runs on: durable enqueues (create_task
+// returns only after the commit) from 1, 8 and 32 producer threads, and dispatch (lease_due +
+// complete). store:1 is SQLite with synchronous=FULL, store:0 SQLite with NORMAL, both in a
+// temp dir on its disk (TMPDIR chooses it); store:2 is PostgreSQL at $MANDO_BENCH_PG_URL (a
+// libpq connection string of a migrated, empty database; skipped when unset), whose durability
+// is the server's synchronous_commit. bench/queue_postgres.sh starts a cluster and runs both.
 //   cmake --preset bench -B build/bench && cmake --build build/bench --target queue_store_bench
 //   build/bench/bench/queue_store_bench
-// TMPDIR chooses the disk.
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "core/postgres.hpp"
+#include "queue/postgres_task_store.hpp"
 #include "queue/sqlite_task_store.hpp"
 #include <stdlib.h>
 
@@ -26,7 +31,7 @@ constexpr Micros kWindow = std::chrono::hours(1);
 // One store per benchmark run, shared by its threads; Setup and Teardown run once per run.
 struct Shared {
   fs::path dir;
-  std::unique_ptr<SqliteTaskStore> store;
+  std::unique_ptr<TaskStore> store;
   std::atomic<std::int64_t> next_id{0};
 };
 Shared shared;
@@ -42,31 +47,63 @@ Task make_task(std::int64_t id) {
   return task;
 }
 
-void open_store(SqliteOptions::Synchronous synchronous) {
-  auto pattern = (fs::temp_directory_path() / "mando-bench-XXXXXX").string();
-  shared.dir = ::mkdtemp(pattern.data());
-  SqliteOptions options;
-  options.path = shared.dir / "queue.sqlite3";
-  options.synchronous = synchronous;
-  shared.store = SqliteTaskStore::open(options).value();
+constexpr int kPostgres = 2;
+
+void create_queue() {
   Queue queue;
   queue.name = kQueue;
   shared.store->create_queue(queue).value();
   shared.next_id = 0;
 }
 
-// range(0): 1 for synchronous=FULL, 0 for NORMAL.
+void open_sqlite(SqliteOptions::Synchronous synchronous) {
+  auto pattern = (fs::temp_directory_path() / "mando-bench-XXXXXX").string();
+  shared.dir = ::mkdtemp(pattern.data());
+  SqliteOptions options;
+  options.path = shared.dir / "queue.sqlite3";
+  options.synchronous = synchronous;
+  shared.store = SqliteTaskStore::open(options).value();
+}
+
+// The queue of the previous run goes first (with its tasks), so each run starts empty.
+bool open_postgres() {
+  const char* url = std::getenv("MANDO_BENCH_PG_URL");
+  if (url == nullptr || *url == '\0') return false;
+  PostgresOptions options;
+  options.pool.connect.url = url;
+  options.pool.size = 64;
+  shared.store = PostgresTaskStore::open(options).value();
+  (void)shared.store->delete_queue(kQueue);
+  (void)shared.store->reset_deduplication();
+  return true;
+}
+
+// range(0): 1 for SQLite with synchronous=FULL, 0 for NORMAL, 2 for PostgreSQL.
 void setup_store(const benchmark::State& state) {
-  open_store(state.range(0) != 0 ? SqliteOptions::Synchronous::kFull
-                                 : SqliteOptions::Synchronous::kNormal);
+  if (state.range(0) == kPostgres) {
+    if (!open_postgres()) return;
+  } else {
+    open_sqlite(state.range(0) != 0 ? SqliteOptions::Synchronous::kFull
+                                    : SqliteOptions::Synchronous::kNormal);
+  }
+  create_queue();
 }
 
 void teardown_store(const benchmark::State&) {
   shared.store.reset();
-  fs::remove_all(shared.dir);
+  if (!shared.dir.empty()) fs::remove_all(shared.dir);
+  shared.dir.clear();
+}
+
+// Skips the run of a store that is not configured (PostgreSQL without MANDO_BENCH_PG_URL).
+bool skipped(benchmark::State& state) {
+  if (shared.store) return false;
+  state.SkipWithError("no MANDO_BENCH_PG_URL");
+  return true;
 }
 
 void BM_CreateTask(benchmark::State& state) {
+  if (skipped(state)) return;
   for (auto _ : state) {
     auto created = shared.store->create_task(make_task(shared.next_id++), kWindow, now());
     if (!created) state.SkipWithError(created.error().message.c_str());
@@ -76,9 +113,10 @@ void BM_CreateTask(benchmark::State& state) {
 BENCHMARK(BM_CreateTask)
     ->Setup(setup_store)
     ->Teardown(teardown_store)
-    ->ArgName("full")
+    ->ArgName("store")
     ->Arg(1)
     ->Arg(0)
+    ->Arg(kPostgres)
     ->Threads(1)
     ->Threads(8)
     ->Threads(32)
@@ -91,6 +129,7 @@ constexpr int kDispatchers = 8;
 // A full store: enough due tasks for every lease of the run, written by 32 producers.
 void setup_due_tasks(const benchmark::State& state) {
   setup_store(state);
+  if (!shared.store) return;
   constexpr int kProducers = 32;
   constexpr int kPerProducer = kLeaseBatch * kLeaseIterations * kDispatchers / kProducers;
   std::vector<std::thread> producers;
@@ -106,6 +145,7 @@ void setup_due_tasks(const benchmark::State& state) {
 
 // What dispatchers do: lease a batch of due tasks and complete each (one write per task).
 void BM_LeaseAndComplete(benchmark::State& state) {
+  if (skipped(state)) return;
   std::int64_t completed = 0;
   for (auto _ : state) {
     auto leased = shared.store->lease_due(kQueue, now(), kLeaseBatch, std::chrono::minutes(1));
@@ -127,9 +167,10 @@ void BM_LeaseAndComplete(benchmark::State& state) {
 BENCHMARK(BM_LeaseAndComplete)
     ->Setup(setup_due_tasks)
     ->Teardown(teardown_store)
-    ->ArgName("full")
+    ->ArgName("store")
     ->Arg(1)
     ->Arg(0)
+    ->Arg(kPostgres)
     ->Threads(kDispatchers)
     ->Iterations(kLeaseIterations)
     ->UseRealTime();

@@ -2,6 +2,11 @@
 
 #include <filesystem>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <fmt/format.h>
 
 #include "app/api_token.hpp"
@@ -141,9 +146,53 @@ QueueService::QueueService(const core::Config& config, std::unique_ptr<queue::Ta
       queue_(queue::EmbeddedTaskQueue::open(
           {ioc.get_executor(), store_pool_, *store_, client_, signer_, metrics},
           embedded_options(config.queue))),
-      api_(*queue_, queue::RestApiOptions{std::move(api_token)}) {}
+      api_(*queue_, queue::RestApiOptions{std::move(api_token)}),
+      probe_timer_(ioc) {
+  if (auto* shared = dynamic_cast<queue::PostgresTaskStore*>(store_.get())) {
+    // Read when scraped; the store lives until after the I/O threads stopped.
+    auto& pool = shared->pool();
+    metrics.callback_gauge("mando_db_pool_connections_open",
+                           "PostgreSQL connections this process holds open",
+                           [&pool] { return pool.stats().open; });
+    metrics.callback_gauge("mando_db_pool_connections_in_use",
+                           "PostgreSQL connections busy with a statement now",
+                           [&pool] { return pool.stats().in_use; });
+    metrics.callback_gauge("mando_db_pool_connect_failures",
+                           "Connections to PostgreSQL that could not be opened, since start",
+                           [&pool] { return static_cast<double>(pool.stats().connect_failures); });
+    metrics.callback_gauge("mando_db_clock_offset_seconds",
+                           "The database clock minus this machine's, as last measured",
+                           [shared] {
+                             return std::chrono::duration<double>(shared->clock_offset()).count();
+                           });
+  }
+}
+
+std::optional<std::string> QueueService::not_ready() const {
+  std::lock_guard lock(probe_mutex_);
+  return not_ready_;
+}
+
+boost::asio::awaitable<void> QueueService::probe_loop() {
+  for (;;) {
+    auto ok = co_await queue::store_call(store_pool_, *store_, &queue::TaskStore::check);
+    {
+      std::lock_guard lock(probe_mutex_);
+      if (ok) {
+        not_ready_.reset();
+      } else {
+        not_ready_ = "queue store: " + ok.error().message;
+      }
+    }
+    probe_timer_.expires_after(std::chrono::seconds(2));
+    auto [ec] = co_await probe_timer_.async_wait(
+        boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
 
 Result<void> QueueService::start(const std::string& self_url, int cpu_threads) {
+  boost::asio::co_spawn(probe_timer_.get_executor(), probe_loop(), boost::asio::detached);
   std::vector<queue::Queue> declared;
   for (const auto& d : bot::with_bot_queues(config_.queues, cpu_threads)) {
     declared.push_back(declared_queue(config_.queue, d));

@@ -15,9 +15,13 @@
 // with the io_context, and their leases are handed back when mando starts again.
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/config.hpp"
 #include "core/cpu_pool.hpp"
@@ -55,6 +59,11 @@ class QueueService {
   Result<void> start(const std::string& self_url, int cpu_threads);
 
   queue::TaskQueue& queue() { return *queue_; }
+  // Why this process cannot serve the queue now (the store's last probe, every 2 s: the
+  // database unreachable, its schema changed), or nullopt.
+  std::optional<std::string> not_ready() const;
+  // The queues whose dispatch this process leads now (full names).
+  std::vector<std::string> leading() const { return queue_->leading(); }
   const queue::RequestSigner& signer() const { return signer_; }
 
  private:
@@ -71,6 +80,11 @@ class QueueService {
   queue::RequestSigner signer_;
   std::unique_ptr<queue::EmbeddedTaskQueue> queue_;
   queue::RestApi api_;
+  boost::asio::steady_timer probe_timer_;
+  mutable std::mutex probe_mutex_;
+  std::optional<std::string> not_ready_;
+
+  boost::asio::awaitable<void> probe_loop();
 };
 
 }  // namespace mando::app

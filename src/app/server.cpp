@@ -48,16 +48,29 @@ namespace {
 
 namespace asio = boost::asio;
 
-// /healthz: the process runs. /readyz: it accepts work (503 while draining). Both listeners
-// answer them, so a load balancer and a local probe each find them.
-void add_health_routes(net::Router& router, std::shared_ptr<std::atomic<bool>> draining) {
+// /healthz: the process runs. /readyz: it accepts work: 503 while draining or while its queue
+// store cannot serve (unreachable, schema changed); on the internal listener it also names the
+// queues whose dispatch this process leads. Both listeners answer them, so a load balancer and
+// a local probe each find them.
+void add_health_routes(net::Router& router, std::shared_ptr<std::atomic<bool>> draining,
+                       const QueueService* queue, bool internal) {
   router.add("GET", "/healthz", [](net::Request) -> asio::awaitable<net::Response> {
     co_return net::Response::text(200, "ok\n");
   });
-  router.add("GET", "/readyz", [draining](net::Request) -> asio::awaitable<net::Response> {
-    if (draining->load()) co_return net::Response::text(503, "shutting down\n");
-    co_return net::Response::text(200, "ready\n");
-  });
+  router.add("GET", "/readyz",
+             [draining, queue, internal](net::Request) -> asio::awaitable<net::Response> {
+               if (draining->load()) co_return net::Response::text(503, "shutting down\n");
+               if (queue != nullptr) {
+                 if (auto why = queue->not_ready()) {
+                   co_return net::Response::text(503, "not ready: " + *why + "\n");
+                 }
+               }
+               std::string body = "ready\n";
+               if (internal && queue != nullptr) {
+                 body += fmt::format("leads: {}\n", fmt::join(queue->leading(), " "));
+               }
+               co_return net::Response::text(200, body);
+             });
 }
 
 void add_metrics_route(net::Router& router, core::MetricsRegistry& metrics) {
@@ -291,8 +304,8 @@ int run_server(core::Config config, const ServeRoles& roles, const ServeHooks& h
   auto draining = std::make_shared<std::atomic<bool>>(false);
   net::Router router;
   net::Router internal_router(net::refuse_proxied);
-  add_health_routes(router, draining);
-  add_health_routes(internal_router, draining);
+  add_health_routes(router, draining, queue_service.get(), false);
+  add_health_routes(internal_router, draining, queue_service.get(), true);
   add_metrics_route(internal_router, metrics);
   (*bot)->install_routes(router, internal_router);
   if (queue_service) queue_service->install_routes(internal_router);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -147,6 +148,8 @@ struct Dispatcher::Shared {
   core::Family<core::Histogram>& latency;
   core::Family<core::Gauge>& leader;
   core::Family<core::Counter>& leadership_changes;
+  mutable std::mutex leading_mutex;
+  std::set<std::string> leading;  // full names of the queues this node leads
 
   Shared(DispatcherDeps d, DispatcherOptions o)
       : deps(d),
@@ -281,6 +284,14 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
       leading_ = leads && !stopped_;
       if (leading_ != was_leading) {
         leader_gauge_.set(leading_ ? 1 : 0);
+        {
+          std::lock_guard lock(shared_->leading_mutex);
+          if (leading_) {
+            shared_->leading.insert(name.full());
+          } else {
+            shared_->leading.erase(name.full());
+          }
+        }
         shared_->leadership_changes.labels({name.queue}).inc();
         if (!leading_ && was_leading) {
           log->warn("queue={} this node lost the leadership (node={})", name.full(), options.node);
@@ -290,6 +301,10 @@ class Dispatcher::QueueLoop : public std::enable_shared_from_this<QueueLoop> {
       if (!store.elects_leaders() && leading_) break;
       lead_timer_.expires_after(renew_every);
       co_await lead_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (stopped_) {
+      std::lock_guard lock(shared_->leading_mutex);
+      shared_->leading.erase(name.full());
     }
   }
 
@@ -529,6 +544,11 @@ void Dispatcher::dispatch_leased(const Queue& queue, Task task) {
     loop->start();
   }
   loop->dispatch(std::move(task));
+}
+
+std::vector<std::string> Dispatcher::leading() const {
+  std::lock_guard lock(shared_->leading_mutex);
+  return {shared_->leading.begin(), shared_->leading.end()};
 }
 
 void Dispatcher::stop() {

@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -98,6 +99,8 @@ class Dispatcher {
   void dispatch_leased(const Queue& queue, Task task);
   // Stops every loop; attempts in flight finish on their own (or their leases expire).
   void stop();
+  // The queues (full names) this node leads now.
+  std::vector<std::string> leading() const;
 
   struct Shared;
   class QueueLoop;

@@ -51,6 +51,8 @@ class EmbeddedTaskQueue final : public TaskQueue {
   boost::asio::awaitable<Result<void>> reset_deduplication();
   // Stops dispatching and pruning. Called by the destructor.
   void stop();
+  // The queues whose dispatch this process leads (Dispatcher::leading()).
+  std::vector<std::string> leading() const { return dispatcher_.leading(); }
 
   boost::asio::awaitable<Result<Queue>> create_queue(Queue queue) override;
   boost::asio::awaitable<Result<Queue>> get_queue(QueueName name) override;

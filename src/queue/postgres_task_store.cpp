@@ -248,6 +248,12 @@ PostgresTaskStore::~PostgresTaskStore() {
   ::close(stop_fd_);
 }
 
+Result<void> PostgresTaskStore::check() {
+  auto c = pool_.acquire();
+  if (!c) return tl::unexpected(c.error());
+  return core::pg::check_schema(**c, kComponent, kMigrations);
+}
+
 TimePoint PostgresTaskStore::now() { return options_.local_clock() + clock_offset(); }
 
 Result<void> PostgresTaskStore::sync_clock() {

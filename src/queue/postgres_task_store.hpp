@@ -102,6 +102,9 @@ class PostgresTaskStore final : public TaskStore {
   // its own, at most once per queue while the previous round is being sent.
   void watch(std::function<void(const Change&)> on_change) override;
 
+  // A round trip on a pooled connection and the schema check.
+  Result<void> check() override;
+
   TimePoint now() override;
   // The database clock minus this machine's, as last measured.
   Micros clock_offset() const { return Micros(offset_us_.load()); }

@@ -138,6 +138,10 @@ class TaskStore {
   // queue tells its dispatcher itself. Call once, before anything is dispatched.
   virtual void watch(std::function<void(const Change&)> /*on_change*/) {}
 
+  // Whether the store can serve now (/readyz): reachable, with this build's schema. An embedded
+  // store opened is a store that serves.
+  virtual Result<void> check() { return {}; }
+
   // The clock every caller reads `now` from: this machine's for an embedded store; the database
   // server's for a shared one, so that leases, schedule times and deduplication windows written
   // by one node mean the same on every other, whatever their clocks say. Never blocks.
