@@ -7,6 +7,9 @@
 //   BM_RateLimited       one queue at 200 dispatches/s for about 10 s: achieved / configured;
 //   BM_Lateness          tasks scheduled 5 ms apart over 10 s: receipt minus schedule time.
 // Each result carries the 1-minute load average when it ended (`load1`): the machine is shared.
+// full:1 is SQLite with synchronous=FULL, full:0 with NORMAL; full:2 (BM_Lateness) is
+// PostgreSQL at $MANDO_BENCH_PG_URL, a migrated database (bench/queue_postgres.sh), skipped
+// when unset.
 //
 //   cmake --preset bench -B build/bench && cmake --build build/bench --target queue_bench -j2
 //   build/bench/bench/queue_bench [--benchmark_filter=Lateness]
@@ -35,6 +38,7 @@
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
 #include "queue/embedded_task_queue.hpp"
+#include "queue/postgres_task_store.hpp"
 #include "queue/sqlite_task_store.hpp"
 #include "support/temp_dir.hpp"
 #include <sys/resource.h>
@@ -58,9 +62,21 @@ constexpr int kMaxConcurrent = 100;
 // Every wait is bounded: a dispatcher that stalls fails the run instead of hanging it.
 constexpr auto kWaitBound = 5min;
 
-SqliteOptions::Synchronous synchronous(const benchmark::State& state) {
-  return state.range(0) != 0 ? SqliteOptions::Synchronous::kFull
-                             : SqliteOptions::Synchronous::kNormal;
+// The store a run measures: SQLite FULL or NORMAL, or PostgreSQL.
+enum class Store { kSqliteNormal = 0, kSqliteFull = 1, kPostgres = 2 };
+
+Store store_of(const benchmark::State& state) { return static_cast<Store>(state.range(0)); }
+
+const char* postgres_url() {
+  const char* url = std::getenv("MANDO_BENCH_PG_URL");
+  return url != nullptr && *url != '\0' ? url : nullptr;
+}
+
+// Skips a PostgreSQL run without a server to run on.
+bool unavailable(benchmark::State& state) {
+  if (store_of(state) != Store::kPostgres || postgres_url() != nullptr) return false;
+  state.SkipWithError("no MANDO_BENCH_PG_URL");
+  return true;
 }
 
 // The 1-minute load average, so every figure says how busy the shared machine was.
@@ -173,12 +189,23 @@ net::HttpClientOptions client_options() {
 // started and dispatching to a NoopWorker.
 class Harness {
  public:
-  Harness(SqliteOptions::Synchronous sync, int store_threads)
-      : pool_(static_cast<std::size_t>(store_threads)) {
-    SqliteOptions options;
-    options.path = dir_.path() / "queue.sqlite3";
-    options.synchronous = sync;
-    store_ = SqliteTaskStore::open(options).value();
+  Harness(Store store, int store_threads) : pool_(static_cast<std::size_t>(store_threads)) {
+    if (store == Store::kPostgres) {
+      PostgresOptions options;
+      options.pool.connect.url = postgres_url();
+      options.pool.size = store_threads;
+      store_ = PostgresTaskStore::open(options).value();
+      // The queues of an earlier run go, with their tasks and tombstones.
+      for (const Queue& q : store_->list_queues("", 1000, "").value().items) {
+        (void)store_->delete_queue(q.name);
+      }
+    } else {
+      SqliteOptions options;
+      options.path = dir_.path() / "queue.sqlite3";
+      options.synchronous = store == Store::kSqliteFull ? SqliteOptions::Synchronous::kFull
+                                                        : SqliteOptions::Synchronous::kNormal;
+      store_ = SqliteTaskStore::open(options).value();
+    }
     for (int i = 0; i < kIoThreads; ++i) threads_.emplace_back([this] { ioc_.run(); });
     client_ = std::make_unique<net::HttpClient>(ioc_.get_executor(), client_options());
     queue_ = EmbeddedTaskQueue::open(
@@ -260,7 +287,7 @@ class Harness {
 
  private:
   mando::testing::TempDir dir_;
-  std::unique_ptr<SqliteTaskStore> store_;
+  std::unique_ptr<TaskStore> store_;
   core::MetricsRegistry metrics_;
   RequestSigner signer_ = RequestSigner::random();
   NoopWorker worker_;
@@ -298,7 +325,7 @@ double seconds_between(TimePoint from, TimePoint to) {
 // number of store threads: at most that many creates share one commit.
 void BM_Enqueue(benchmark::State& state) {
   constexpr int kPerIteration = kProducers * 100;
-  Harness harness(synchronous(state), static_cast<int>(state.range(1)));
+  Harness harness(store_of(state), static_cast<int>(state.range(1)));
   const QueueName queue = harness.make_queue("enqueue", QueueState::kPaused);
   const TaskMaker make = [&](int) { return harness.task(queue); };
   const double cpu_before = process_cpu_seconds();
@@ -326,7 +353,7 @@ void BM_Dispatch(benchmark::State& state) {
   constexpr int kPerQueue = 1000;
   const int queues = static_cast<int>(state.range(1));
   const int total = queues * kPerQueue;
-  Harness harness(synchronous(state), static_cast<int>(state.range(2)));
+  Harness harness(store_of(state), static_cast<int>(state.range(2)));
   std::vector<QueueName> names;
   for (int q = 0; q < queues; ++q) {
     names.push_back(harness.make_queue(fmt::format("dispatch-{}", q), QueueState::kPaused));
@@ -380,7 +407,7 @@ void BM_RateLimited(benchmark::State& state) {
   constexpr double kRate = 200;
   constexpr int kBurst = RateLimits{}.max_burst_size;
   constexpr int kTasks = kBurst + 2000;
-  Harness harness(synchronous(state), kStoreThreads);
+  Harness harness(store_of(state), kStoreThreads);
   const QueueName queue = harness.make_queue("limited", QueueState::kPaused, kRate);
   if (auto ok = harness.enqueue(kTasks, [&](int) { return harness.task(queue); }); !ok) {
     state.SkipWithError(ok.error().message.c_str());
@@ -415,10 +442,11 @@ BENCHMARK(BM_RateLimited)
 // time; each one's lateness is when the worker received it minus its schedule time (the
 // X-CloudTasks-TaskETA header), so it includes the lease commit and the HTTP hop.
 void BM_Lateness(benchmark::State& state) {
+  if (unavailable(state)) return;
   constexpr int kTasks = 2000;
   constexpr auto kSpacing = 5ms;
   constexpr auto kLead = 3s;  // time to create every task before the first is due
-  Harness harness(synchronous(state), kStoreThreads);
+  Harness harness(store_of(state), kStoreThreads);
   const QueueName queue = harness.make_queue("scheduled", QueueState::kRunning);
   const TimePoint first_due = now() + kLead;
   const TaskMaker make = [&](int i) { return harness.task(queue, first_due + i * kSpacing); };
@@ -455,6 +483,7 @@ BENCHMARK(BM_Lateness)
     ->ArgName("full")
     ->Arg(1)
     ->Arg(0)
+    ->Arg(static_cast<int>(Store::kPostgres))
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kSecond);

@@ -3,7 +3,9 @@
 #   1. the stores alone (bench/queue_store_bench.cpp): durable enqueues from 32 producer threads
 #      and lease + complete from 8 dispatchers, SQLite FULL beside PostgreSQL with
 #      synchronous_commit = on;
-#   2. end to end over HTTP (bench/queue_rest.sh): REST enqueue into a paused queue, then
+#   2. dispatch lateness (bench/queue_bench.cpp BM_Lateness): 2,000 tasks due 5 ms apart, the
+#      worker's receipt minus the schedule time, SQLite FULL beside PostgreSQL;
+#   3. end to end over HTTP (bench/queue_rest.sh): REST enqueue into a paused queue, then
 #      enqueue + dispatch + no-op worker over 16 queues, once with [queue] backend = "sqlite"
 #      and once with "postgres".
 # The PostgreSQL server is a throwaway cluster in $TMPDIR (initdb, fsync on, synchronous_commit
@@ -22,7 +24,7 @@ bindir=$(pg_config --bindir)
 as_owner() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 cmake --preset bench >/dev/null
-cmake --build --preset bench --target queue_store_bench mando >/dev/null
+cmake --build --preset bench --target queue_store_bench queue_bench mando >/dev/null
 export BENCH_MANDO_BIN=${BENCH_MANDO_BIN:-build/bench/src/app/mando}
 
 pg=$(mktemp -d)
@@ -41,7 +43,10 @@ echo "== 1. the stores alone (load $(cut -d' ' -f1-3 /proc/loadavg))"
 MANDO_BENCH_PG_URL=$url build/bench/bench/queue_store_bench \
   --benchmark_filter='BM_CreateTask/store:[12]/.*threads:32|BM_LeaseAndComplete/store:[12]/'
 
-echo "== 2a. end to end over HTTP, SQLite (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== 2. dispatch lateness (load $(cut -d' ' -f1-3 /proc/loadavg))"
+MANDO_BENCH_PG_URL=$url build/bench/bench/queue_bench --benchmark_filter='BM_Lateness/full:[12]'
+
+echo "== 3a. end to end over HTTP, SQLite (load $(cut -d' ' -f1-3 /proc/loadavg))"
 bench/queue_rest.sh "$connections" "$duration" 16 full
-echo "== 2b. end to end over HTTP, PostgreSQL (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== 3b. end to end over HTTP, PostgreSQL (load $(cut -d' ' -f1-3 /proc/loadavg))"
 MANDO_QUEUE_BACKEND=postgres MANDO_DATABASE_URL=$url bench/queue_rest.sh "$connections" "$duration" 16 full

@@ -67,6 +67,7 @@ TEST_F(PostgresE2eTest, MigrateThenServeRendersMandalasThroughTasksInPostgres) {
   EXPECT_EQ(status.exit_code, 1);
   EXPECT_NE(status.out.find("queue: version 0 of 2 (run `mando db migrate`)"), std::string::npos)
       << status.out << status.err;
+  EXPECT_NE(status.out.find("imagine: version 0 of 1"), std::string::npos) << status.out;
 
   // Not migrated: serve says what to run, and does not start.
   auto refused = run({MANDO_BINARY, "serve", "--config", (dir_.path() / "mando.toml").string(),
@@ -144,8 +145,8 @@ TEST_F(PostgresE2eTest, KillingTheLeaderHandsItsQueueToTheOtherDispatcherWithin5
   Process* dead = nullptr;
   Process* survivor = nullptr;
   for (int i = 0; i < 2; ++i) {
-    const bool leads = before.node.find(fmt::format(":{}:", processes_[i]->pid())) !=
-                       std::string::npos;
+    const bool leads =
+        before.node.find(fmt::format(":{}:", processes_[i]->pid())) != std::string::npos;
     (leads ? dead : survivor) = processes_[i].get();
   }
   ASSERT_TRUE(dead && survivor) << "leader node " << before.node;
@@ -160,8 +161,7 @@ TEST_F(PostgresE2eTest, KillingTheLeaderHandsItsQueueToTheOtherDispatcherWithin5
     EXPECT_FALSE(attachment(finished(*s.message_id)).empty());
   }
   const auto after = leader();
-  EXPECT_NE(after.node.find(fmt::format(":{}:", survivor->pid())), std::string::npos)
-      << after.node;
+  EXPECT_NE(after.node.find(fmt::format(":{}:", survivor->pid())), std::string::npos) << after.node;
   EXPECT_EQ(after.epoch, before.epoch + 1);
   const double failover_s = static_cast<double>(after.taken - killed_at) / 1e6;
   std::printf("[ measured ] leader of create-image replaced %.3f s after kill -9\n", failover_s);

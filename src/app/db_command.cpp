@@ -11,6 +11,7 @@
 #include "app/cli.hpp"
 #include "app/queue_service.hpp"
 #include "core/postgres.hpp"
+#include "imagine/postgres_job_store.hpp"
 #include "queue/postgres_task_store.hpp"
 
 namespace mando::app {
@@ -26,7 +27,8 @@ struct Component {
   std::span<const core::pg::Migration> migrations;
 };
 std::vector<Component> components() {
-  return {{queue::PostgresTaskStore::kComponent, queue::PostgresTaskStore::migrations()}};
+  return {{queue::PostgresTaskStore::kComponent, queue::PostgresTaskStore::migrations()},
+          {imagine::PostgresJobStore::kComponent, imagine::PostgresJobStore::migrations()}};
 }
 
 std::unique_ptr<core::pg::Connection> connect_or_exit(const DbFlags& flags) {

@@ -3,7 +3,7 @@
 // client of its own for the providers' APIs (so that a slow provider never queues behind
 // Discord's calls), a fetcher on the [fetch] policy for what providers name (fal's webhook
 // keys), the configured models' providers, and the job store ([imagine] database, SQLite by
-// default).
+// default; the shared [database] when [queue] backend = "postgres").
 //
 // Opened by the processes that run /imagine (ingress: quotas, webhooks, Cancel; workers of the
 // imagine and imagine-events queues) when at least one model is configured. Destroy it before
@@ -30,6 +30,8 @@ class ImagineService {
 
   imagine::Providers& providers() { return *providers_; }
   imagine::JobStore& store() { return *store_; }
+  // The job store the configuration names.
+  static Result<std::unique_ptr<imagine::JobStore>> open_job_store(const core::Config& config);
 
  private:
   ImagineService(boost::asio::any_io_executor executor, net::UrlPolicy policy)

@@ -2,19 +2,19 @@
 
 #include <system_error>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "core/sqlite.hpp"
+#include "imagine/job_rows.hpp"
 
 namespace mando::imagine {
 
-namespace json = boost::json;
 using core::sqlite::Connection;
 using core::sqlite::Statement;
 
 namespace {
+
+using namespace job_rows;
 
 // `waiting` holds the time last heard from while a job still needs attention (not terminal, or
 // terminal and not delivered), NULL afterwards: the partial index then holds only those jobs.
@@ -47,70 +47,6 @@ CREATE INDEX quota_by_user ON quota_claims (user_id, day);
 CREATE INDEX quota_by_guild ON quota_claims (guild_id, day) WHERE guild_id != '';
 )sql";
 
-constexpr std::string_view kColumns =
-    "job_id, model, provider_job_id, request, status, queue_position, percent, outputs, error, "
-    "delivered, created, heard, submitting";
-
-std::int64_t millis(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-Clock::time_point time_point(std::int64_t ms) {
-  return Clock::time_point(std::chrono::milliseconds(ms));
-}
-
-std::optional<std::int64_t> optional(const std::optional<int>& value) {
-  if (!value) return std::nullopt;
-  return *value;
-}
-
-std::string outputs_json(const std::vector<std::string>& outputs) {
-  json::array array;
-  for (const auto& output : outputs) array.emplace_back(output);
-  return json::serialize(array);
-}
-
-Result<std::vector<std::string>> parse_outputs(std::string_view text) {
-  boost::system::error_code ec;
-  const json::value value = json::parse(text, ec);
-  std::vector<std::string> outputs;
-  if (!ec && value.is_array()) {
-    for (const auto& item : value.as_array()) {
-      if (!item.is_string()) break;
-      outputs.emplace_back(item.as_string());
-    }
-    if (outputs.size() == value.as_array().size()) return outputs;
-  }
-  return fail(ErrorKind::kInternal, "imagine store: corrupt outputs column");
-}
-
-bool needs_attention(const JobRecord& record) {
-  return !terminal(record.state.status) || !record.delivered;
-}
-
-Result<JobRecord> read_record(const Statement& st) {
-  JobRecord r;
-  r.job_id = st.text(0);
-  r.model = st.text(1);
-  r.provider_job_id = st.text(2);
-  r.request = st.text(3);
-  const auto status = st.int64(4);
-  if (status < 0 || status > static_cast<std::int64_t>(Status::kAborted)) {
-    return fail(ErrorKind::kInternal, "imagine store: corrupt status column");
-  }
-  r.state.status = static_cast<Status>(status);
-  if (auto position = st.optional_int64(5)) r.state.queue_position = static_cast<int>(*position);
-  if (auto percent = st.optional_int64(6)) r.state.percent = static_cast<int>(*percent);
-  auto outputs = parse_outputs(st.text(7));
-  if (!outputs) return tl::unexpected(outputs.error());
-  r.state.outputs = std::move(*outputs);
-  r.state.error = st.text(8);
-  r.delivered = st.int64(9) != 0;
-  r.created = time_point(st.int64(10));
-  r.heard = time_point(st.int64(11));
-  r.submitting = time_point(st.int64(12));
-  return r;
-}
-
 Result<std::vector<JobRecord>> read_all(Statement& st) {
   std::vector<JobRecord> records;
   for (;;) {
@@ -121,10 +57,6 @@ Result<std::vector<JobRecord>> read_all(Statement& st) {
     if (!record) return tl::unexpected(record.error());
     records.push_back(std::move(*record));
   }
-}
-
-Error not_found(std::string_view job_id) {
-  return Error{ErrorKind::kNotFound, fmt::format("imagine job {} not found", job_id)};
 }
 
 // Runs `body` in one immediate transaction, committed when it succeeds.
@@ -183,8 +115,7 @@ Result<JobRecord> SqliteJobStore::create(const JobRecord& record) {
             static_cast<std::int64_t>(s.status), optional(s.queue_position), optional(s.percent),
             outputs_json(s.outputs), s.error, std::int64_t{record.delivered},
             millis(record.created), millis(record.heard), millis(record.submitting));
-    st.bind(needs_attention(record) ? std::optional<std::int64_t>(millis(record.heard))
-                                    : std::nullopt);
+    st.bind(waiting_since(record, record.heard));
     if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
     return record;
   });
@@ -241,9 +172,7 @@ Result<Applied> SqliteJobStore::apply(std::string_view job_id, const JobUpdate& 
         "UPDATE jobs SET status = ?, queue_position = ?, percent = ?, outputs = ?, error = ?, "
         "heard = ?, waiting = ? WHERE job_id = ?");
     st.bind(static_cast<std::int64_t>(s.status), optional(s.queue_position), optional(s.percent),
-            outputs_json(s.outputs), s.error, millis(now),
-            needs_attention(*record) ? std::optional<std::int64_t>(millis(now)) : std::nullopt,
-            job_id);
+            outputs_json(s.outputs), s.error, millis(now), waiting_since(*record, now), job_id);
     if (auto ok = st.run(); !ok) return tl::unexpected(ok.error());
     applied.deliver = terminal(s.status) && !record->delivered && terminal(update.status);
     applied.record = std::move(*record);
